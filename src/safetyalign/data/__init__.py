@@ -1,0 +1,1 @@
+"""Data stage: preference-pair loading, validation, mixing, chat formatting, statistics and plots."""

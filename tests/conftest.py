@@ -1,0 +1,54 @@
+"""Shared fixtures: offline hub, a tiny random Llama model with SmolLM2's real tokenizer and chat template."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real shared datasets (../shared/data)."""
+    from safetyalign.paths import shared_data_dir
+
+    path = shared_data_dir(required=False)
+    if path is None:
+        pytest.skip("../shared/data not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm_tokenizer():
+    """SmolLM2-135M-Instruct's tokenizer (from the embedded GGUF, cached as safetensors folder)."""
+    from safetyalign.models.config import ModelConfig
+    from safetyalign.models.loading import load_tokenizer
+
+    return load_tokenizer(ModelConfig(name_or_path="embedded:smollm2-135m"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, smollm_tokenizer) -> Path:
+    """A 2-layer random Llama (hidden 32) saved as a local HF folder, with SmolLM2's tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tok = smollm_tokenizer
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+    model = LlamaForCausalLM(cfg)
+    out = tmp_path_factory.mktemp("tiny_model")
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
