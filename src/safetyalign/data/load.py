@@ -1,0 +1,109 @@
+"""Load one configured source: read, convert, validate, filter, hold out, exclude eval prompts, dedupe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from safetyalign.data.config import DataConfig, SourceConfig
+from safetyalign.data.readers import RawRow, read_local, read_source
+from safetyalign.data.sources import CONVERTERS
+from safetyalign.data.split import in_holdout_part, normalize_prompt
+from safetyalign.data.validate import Skip, SkipLog, check_pair
+from safetyalign.errors import DataError
+from safetyalign.logs import get_logger
+from safetyalign.paths import resolve_data_path
+
+log = get_logger(__name__)
+
+PROMPT_COLUMNS = ("prompt", "goal", "Goal", "instruction", "question", "prompts_final", "text", "query")
+
+
+def source_name(src: SourceConfig, index: int) -> str:
+    """Display name: ``source.name`` or ``kind:file``."""
+    if src.name:
+        return src.name
+    tail = src.path.rstrip("/").split("/")[-1].split(":")[-1] or src.path
+    return f"{src.kind}:{tail}"
+
+
+def _matches(value: Any, expected: str) -> bool:
+    negate = expected.startswith("!")
+    options = {o.strip() for o in expected.lstrip("!").split("|")}
+    hit = value is not None and str(value).strip() in options
+    return hit != negate
+
+
+def apply_filter(raw: dict[str, Any], pair: dict[str, Any], flt: dict[str, str]) -> None:
+    """Raise ``Skip('filtered')`` unless every ``field: value`` matches the raw row (or the converted pair)."""
+    for key, expected in flt.items():
+        value = raw.get(key, pair.get(key))
+        if not _matches(value, expected):
+            raise Skip("filtered", key, f"{value!r} does not match {expected!r}")
+
+
+def load_source(src: SourceConfig, index: int, cfg: DataConfig,
+                excluded: set[str] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Validated pairs of one source and its summary ``{name, kind, path, read, kept, skipped, examples}``."""
+    name = source_name(src, index)
+    raw_rows = read_source(src.path, src.split, key=f"data.sources[{index}]")
+    skips = SkipLog(name)
+    convert = CONVERTERS[src.kind]
+    seen: set[tuple] = set()
+    rows: list[dict[str, Any]] = []
+    for raw in raw_rows:
+        try:
+            pair = _convert_one(raw, src, cfg, convert, excluded)
+        except Skip as skip:
+            skips.add(raw.where, skip)
+            continue
+        key = (normalize_prompt(pair["prompt"]), pair["chosen"], pair["rejected"])
+        if cfg.dedupe and key in seen:
+            skips.add(raw.where, Skip("duplicate", "prompt/chosen/rejected", "repeats an earlier row"))
+            continue
+        seen.add(key)
+        rows.append({**pair, "source": name, "kind": src.kind})
+    summary = {"name": name, "kind": src.kind, "path": src.path, "split": src.split, "read": len(raw_rows),
+               "kept": len(rows), "skipped": dict(sorted(skips.counts.items())), "examples": skips.examples}
+    log.info("%s: read %d, kept %d, skipped %d %s", name, len(raw_rows), len(rows), skips.total,
+             dict(skips.counts) or "")
+    return rows, summary
+
+
+def _convert_one(raw: RawRow, src: SourceConfig, cfg: DataConfig, convert, excluded: set[str] | None) -> dict:
+    if "__invalid__" in raw.data:
+        raise Skip("invalid_json", "row", raw.data["__invalid__"])
+    pair = convert(raw.data, src, cfg.seed)
+    check_pair(pair, cfg.max_chars)
+    apply_filter(raw.data, pair, src.filter)
+    if src.holdout and not in_holdout_part(pair["prompt"], src.holdout.part, src.holdout.fraction):
+        raise Skip("holdout", "prompt", f"in the other ({'eval' if src.holdout.part == 'train' else 'train'}) part")
+    if excluded and normalize_prompt(pair["prompt"]) in excluded:
+        raise Skip("in_eval_set", "prompt", "appears in an exclude_prompts_from file")
+    return pair
+
+
+def suite_path(spec: str) -> Path:
+    """A suite file: a path ('shared:' allowed) or a built-in suite name under safetyalign/eval/suites/."""
+    path = resolve_data_path(spec)
+    if path.exists():
+        return path
+    builtin = Path(__file__).resolve().parent.parent / "eval" / "suites" / f"{spec}.jsonl"
+    if builtin.is_file():
+        return builtin
+    raise DataError(f"exclude_prompts_from: '{spec}' is neither a file nor a built-in suite name")
+
+
+def load_excluded_prompts(specs: list[str]) -> set[str]:
+    """Normalised prompts of every row in the given suite files (all prompt-like columns)."""
+    prompts: set[str] = set()
+    for spec in specs:
+        path = suite_path(spec)
+        n = len(prompts)
+        for raw in read_local(path, display=spec):
+            for col in PROMPT_COLUMNS:
+                value = raw.data.get(col)
+                if isinstance(value, (str, list)) and value:
+                    prompts.add(normalize_prompt(value))
+        log.info("exclude_prompts_from %s: %d prompts", spec, len(prompts) - n)
+    return prompts
