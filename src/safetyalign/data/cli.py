@@ -44,7 +44,7 @@ def print_summary(summary: dict[str, Any], stats: dict[str, Any] | None = None) 
 
     table = Table(title="Preference data", show_lines=False)
     for col in ("source", "kind", "read", "kept", "used", "skipped (by reason)"):
-        table.add_column(col, justify="right" if col in ("read", "kept", "used") else "left")
+        table.add_column(col, justify="right" if col in ("read", "kept", "used") else "left", overflow="fold")
     for s in summary["sources"]:
         reasons = ", ".join(f"{k}={v}" for k, v in s["skipped"].items()) or "-"
         table.add_row(s["name"], s["kind"], str(s["read"]), str(s["kept"]), str(s.get("used", "")), reasons)

@@ -65,7 +65,7 @@ def plot_categories(rows: list[dict[str, Any]], path: Path, top: int = 20) -> Pa
     plt = _plt()
     has_cat = any(r.get("category") for r in rows)
     key = "category" if has_cat else "source"
-    counts = Counter(str(r.get(key) or "unknown") for r in rows).most_common(top)
+    counts = Counter(str(r.get(key) or "(no category)") for r in rows).most_common(top)
     fig, ax = plt.subplots(figsize=(9, 0.35 * max(4, len(counts)) + 1.2))
     labels = [k if len(k) <= 40 else k[:37] + "..." for k, _ in counts][::-1]
     values = [v for _, v in counts][::-1]
@@ -132,7 +132,7 @@ def plot_languages(stats: dict[str, Any], path: Path) -> Path:
         ax.bar(range(len(names)), vals, bottom=bottom, label=lang, color=colors.get(lang, "#937860"))
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([n if len(n) <= 28 else n[:25] + "..." for n in names], rotation=20, ha="right")
+    ax.set_xticklabels([n if len(n) <= 36 else n[:33] + "..." for n in names], rotation=20, ha="right")
     totals = Counter()
     for c in per_source.values():
         totals.update(c)
@@ -140,7 +140,9 @@ def plot_languages(stats: dict[str, Any], path: Path) -> Path:
     ax.set_title(f"Language split per source (total: {share})")
     ax.set_xlabel("source")
     ax.set_ylabel("pairs (count)")
-    ax.legend(title="language")
+    for x, total in enumerate(bottom):
+        ax.text(x, total, f"{total}", ha="center", va="bottom", fontsize=9)
+    ax.legend(title="language", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     out = _save(fig, path)
     plt.close(fig)

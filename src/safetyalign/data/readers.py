@@ -205,6 +205,6 @@ def read_hub(name: str, split: str, key: str = "data.sources[0]") -> list[RawRow
         raise DataError(
             f"cannot load hub dataset '{name}' split '{split}' ({type(exc).__name__}: {_first_line(exc)}); "
             f"offline or not cached: point the source at a local file, e.g. "
-            f"{key}.path=shared:pku-saferlhf/safer_pairs.jsonl") from None
+            f"{key}.path=shared:pku-saferlhf/safer_pairs.jsonl (as in configs/data/pku_saferlhf_local.yaml)") from None
     log.info("loaded %s %s from the hub cache (%d rows)", name, split, len(ds))
     return [RawRow(f"{name}:{i + 1}", dict(r)) for i, r in enumerate(ds)]
