@@ -38,19 +38,21 @@ class DatasetBundle:
         return self.train + self.eval
 
 
-def _unique_names(cfg: Any) -> None:
-    seen: Counter = Counter()
-    for i, src in enumerate(cfg.data.sources):
+def unique_names(sources: list) -> list[str]:
+    """Display names of the sources, with ``#index`` added to repeats."""
+    names, seen = [], Counter()
+    for i, src in enumerate(sources):
         name = source_name(src, i)
         seen[name] += 1
-        if seen[name] > 1 and not src.name:
-            src.name = f"{name}#{i}"
+        names.append(name if seen[name] == 1 else f"{name}#{i}")
+    return names
 
 
 def build_dataset(cfg: Any, run_dir: Path | None = None, tokenizer: Any = None) -> DatasetBundle:
     """Load, validate, mix and split ``cfg.data``; write the data files when ``run_dir`` is given.
 
-    ``tokenizer`` is accepted for symmetry with the other stages (token statistics live in :func:`analyse`).
+    ``tokenizer`` is accepted for symmetry with the other stages and not needed here (token statistics are
+    computed by :func:`safetyalign.data.stats.analyse`).
     Raises :class:`~safetyalign.errors.DataError` (one line, naming the file) when a source cannot be read.
     """
     data = cfg.data
@@ -58,11 +60,11 @@ def build_dataset(cfg: Any, run_dir: Path | None = None, tokenizer: Any = None) 
         from safetyalign.errors import DataError
 
         raise DataError("data.sources is empty: add at least one source")
-    _unique_names(cfg)
+    names = unique_names(data.sources)
     excluded = load_excluded_prompts(data.exclude_prompts_from) if data.exclude_prompts_from else None
     per_source, summaries = [], []
     for i, src in enumerate(data.sources):
-        rows, summary = load_source(src, i, data, excluded)
+        rows, summary = load_source(src, i, data, excluded, name=names[i])
         per_source.append(rows)
         summaries.append(summary)
     mixed, used = mix(per_source, data)

@@ -63,6 +63,11 @@ def print_summary(summary: dict[str, Any], stats: dict[str, Any] | None = None) 
         if bias.get("count"):
             console.print(f"length bias ({unit}): chosen - rejected mean {bias['mean_diff']:+}, chosen longer in "
                           f"{bias['frac_chosen_longer']:.0%} of pairs")
+    trunc = (stats or {}).get("truncation") or {}
+    if "pairs_over_max_length" in trunc:
+        console.print(f"chat-rendered: {trunc.get('prompts_over_max_prompt_length', 0)} prompts over "
+                      f"max_prompt_length={trunc.get('max_prompt_length')}, {trunc['pairs_over_max_length']} pairs "
+                      f"over max_length={trunc.get('max_length')} (TRL truncates them)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -80,7 +85,8 @@ def main(args: argparse.Namespace) -> int:
     write_provenance(run_dir, dump_config(cfg))
     with Timings(run_dir / "timings.json").stage("data"):
         bundle = build_dataset(cfg, run_dir)
-        stats = analyse(bundle, _tokenizer(cfg, not args.no_tokens), run_dir / "data", run_dir / "plots")
+        stats = analyse(bundle, _tokenizer(cfg, not args.no_tokens), run_dir / "data", run_dir / "plots",
+                        model_cfg=cfg.model)
     plots_dir = Path(args.plots_dir or cfg.run.plots_dir)
     if plots_dir.resolve() != (run_dir / "plots").resolve():
         plots_dir.mkdir(parents=True, exist_ok=True)

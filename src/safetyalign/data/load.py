@@ -42,10 +42,10 @@ def apply_filter(raw: dict[str, Any], pair: dict[str, Any], flt: dict[str, str])
             raise Skip("filtered", key, f"{value!r} does not match {expected!r}")
 
 
-def load_source(src: SourceConfig, index: int, cfg: DataConfig,
-                excluded: set[str] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def load_source(src: SourceConfig, index: int, cfg: DataConfig, excluded: set[str] | None = None,
+                name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Validated pairs of one source and its summary ``{name, kind, path, read, kept, skipped, examples}``."""
-    name = source_name(src, index)
+    name = name or source_name(src, index)
     raw_rows = read_source(src.path, src.split, key=f"data.sources[{index}]")
     skips = SkipLog(name)
     convert = CONVERTERS[src.kind]

@@ -51,7 +51,8 @@ def plan_counts(available: list[int], cfg: DataConfig) -> list[int]:
         if cfg.max_rows is not None:
             budget = max(0, cfg.max_rows - sum(plan))
         else:
-            budget = min(available[i] / shares[i] for i in weighted) if all(available[i] for i in weighted) else 0
+            filled = [i for i in weighted if available[i]]
+            budget = min(available[i] / shares[i] for i in filled) if filled else 0
         for i in weighted:
             plan[i] = min(available[i], int(round(budget * shares[i])))
     return plan

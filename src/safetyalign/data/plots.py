@@ -82,13 +82,16 @@ def plot_categories(rows: list[dict[str, Any]], path: Path, top: int = 20) -> Pa
     return out
 
 
-def plot_length_bias(lengths: dict[str, dict[str, list]], stats: dict[str, Any], path: Path) -> Path:
-    """Chosen - rejected length per pair (histogram) and chosen vs rejected (scatter, y = x line)."""
+def plot_length_bias(lengths: dict[str, dict[str, list]], stats: dict[str, Any], path: Path,
+                     sources: list[str] | None = None) -> Path:
+    """Chosen - rejected length per pair (histogram) and chosen vs rejected (scatter by source, y = x line)."""
     plt = _plt()
     unit = "tokens" if "tokens" in lengths else "chars"
     unit_name = "tokens" if unit == "tokens" else "characters"
     ch, rj = lengths[unit]["chosen"], lengths[unit]["rejected"]
-    pairs = [(c, r) for c, r in zip(ch, rj) if c is not None and r is not None]
+    sources = sources or [""] * len(ch)
+    keep = [i for i, (c, r) in enumerate(zip(ch, rj)) if c is not None and r is not None]
+    pairs = [(ch[i], rj[i]) for i in keep]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.4))
     if pairs:
         diffs = [c - r for c, r in pairs]
@@ -97,10 +100,13 @@ def plot_length_bias(lengths: dict[str, dict[str, list]], stats: dict[str, Any],
         ax1.axvline(0, color="black", linewidth=1)
         ax1.axvline(bias["mean_diff"], color="#C44E52", linestyle="--", label=f"mean {bias['mean_diff']:+.0f}")
         ax1.legend(title=f"chosen longer in {bias['frac_chosen_longer']:.0%} of pairs")
-        ax2.scatter([r for _, r in pairs], [c for c, _ in pairs], s=6, alpha=0.4, color="#4C72B0")
+        names = sorted({sources[i] for i in keep})
+        for name in names[:10]:
+            idx = [i for i in keep if sources[i] == name]
+            ax2.scatter([rj[i] for i in idx], [ch[i] for i in idx], s=7, alpha=0.5, label=name or None)
         hi = max(max(c, r) for c, r in pairs)
         ax2.plot([0, hi], [0, hi], color="black", linewidth=1, label="equal length")
-        ax2.legend(loc="upper left")
+        ax2.legend(loc="upper left", fontsize=8, markerscale=2)
     else:
         for ax in (ax1, ax2):
             ax.text(0.5, 0.5, "rejected answers not generated yet", ha="center", va="center",
@@ -140,6 +146,7 @@ def plot_languages(stats: dict[str, Any], path: Path) -> Path:
     ax.set_title(f"Language split per source (total: {share})")
     ax.set_xlabel("source")
     ax.set_ylabel("pairs (count)")
+    ax.set_ylim(0, max(bottom + [1]) * 1.15)
     for x, total in enumerate(bottom):
         ax.text(x, total, f"{total}", ha="center", va="bottom", fontsize=9)
     ax.legend(title="language", loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -154,5 +161,5 @@ def write_plots(rows: list[dict], stats: dict[str, Any], lengths: dict, plots_di
     plots_dir.mkdir(parents=True, exist_ok=True)
     return [plot_distribution(lengths, len(rows), plots_dir / "data_distribution.png"),
             plot_categories(rows, plots_dir / "category_counts.png"),
-            plot_length_bias(lengths, stats, plots_dir / "length_bias.png"),
+            plot_length_bias(lengths, stats, plots_dir / "length_bias.png", [str(r.get("source", "")) for r in rows]),
             plot_languages(stats, plots_dir / "language_split.png")]

@@ -1,7 +1,8 @@
 """Dataset samples for reports, each marked ``safe_to_show`` by a conservative screen.
 
 A sample is safe to show only when (1) its row comes from a benign-prompt source (``helpful_pairs``, ``coconot``)
-or carries the category ``benign``, and (2) none of its texts contains a word from :data:`DANGER_WORDS`.
+or carries the category ``benign``, and (2) none of its texts (the project's own refusal templates aside) contains a
+word from the danger lists below.
 Everything else (red-team prompts, PKU pairs whose rejected answer is unsafe, hh-rlhf) is marked unsafe to show.
 """
 
@@ -13,6 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 from safetyalign.data.split import prompt_text
+from safetyalign.data.templates import is_template_refusal
 
 BENIGN_KINDS = {"helpful_pairs", "coconot"}
 DANGER_WORDS_EN = [
@@ -40,7 +42,7 @@ def safe_to_show(row: dict[str, Any]) -> bool:
     if not benign:
         return False
     texts = [prompt_text(row.get("prompt")), str(row.get("chosen", "")), str(row.get("rejected", ""))]
-    return not any(has_danger_word(t) for t in texts)
+    return not any(has_danger_word(t) for t in texts if not is_template_refusal(t))
 
 
 def draw_samples(rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:

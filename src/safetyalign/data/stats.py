@@ -102,6 +102,7 @@ def compute_stats(rows: list[dict[str, Any]], tokenizer: Any = None) -> tuple[di
         "length_bias": {unit: length_bias(per_field["chosen"], per_field["rejected"])
                         for unit, per_field in lengths.items()},
         "by_source": _grouped(rows, "source", lengths),
+        "length_bias_by_source": _bias_by_source(rows, lengths),
         "by_category": _grouped(rows, "category", lengths) if any(r.get("category") for r in rows) else {},
         "by_lang": _grouped(rows, "lang", lengths),
         "lang_by_source": {s: dict(c) for s, c in _lang_by_source(rows).items()},
@@ -112,6 +113,16 @@ def compute_stats(rows: list[dict[str, Any]], tokenizer: Any = None) -> tuple[di
     return stats, lengths
 
 
+def _bias_by_source(rows: list[dict], lengths: dict[str, dict[str, list]]) -> dict[str, Any]:
+    unit = "tokens" if "tokens" in lengths else "chars"
+    out = {}
+    for name in sorted({str(r.get("source", "unknown")) for r in rows}):
+        idx = [i for i, r in enumerate(rows) if str(r.get("source", "unknown")) == name]
+        out[name] = {"unit": unit, **length_bias([lengths[unit]["chosen"][i] for i in idx],
+                                                 [lengths[unit]["rejected"][i] for i in idx])}
+    return out
+
+
 def _lang_by_source(rows: list[dict]) -> dict[str, Counter]:
     out: dict[str, Counter] = defaultdict(Counter)
     for r in rows:
@@ -119,14 +130,38 @@ def _lang_by_source(rows: list[dict]) -> dict[str, Counter]:
     return out
 
 
-def analyse(data: Any, tokenizer: Any, out_dir: Path, plots_dir: Path | None = None) -> dict[str, Any]:
+def truncation_stats(rows: list[dict[str, Any]], tokenizer: Any, system_prompt: str | None,
+                     max_prompt_length: int | None, max_length: int | None) -> dict[str, Any]:
+    """How many pairs exceed the model's limits once rendered with the chat template (what training sees)."""
+    from safetyalign.chat import render_prompt, render_response
+
+    p_len = token_lengths([render_prompt(tokenizer, r["prompt"], system_prompt) for r in rows], tokenizer)
+    c_len = token_lengths([render_response(tokenizer, r["chosen"]) for r in rows], tokenizer)
+    j_len = token_lengths([render_response(tokenizer, r["rejected"]) for r in rows], tokenizer)
+    r_len = [max(c or 0, j or 0) for c, j in zip(c_len, j_len)]
+    out: dict[str, Any] = {"rendered_prompt_tokens": describe(_present(p_len))}
+    if max_prompt_length:
+        out["max_prompt_length"] = max_prompt_length
+        out["prompts_over_max_prompt_length"] = sum(1 for n in p_len if n and n > max_prompt_length)
+    if max_length:
+        out["max_length"] = max_length
+        out["pairs_over_max_length"] = sum(1 for p, r in zip(p_len, r_len) if (p or 0) + (r or 0) > max_length)
+    return out
+
+
+def analyse(data: Any, tokenizer: Any, out_dir: Path, plots_dir: Path | None = None,
+            model_cfg: Any = None) -> dict[str, Any]:
     """Write ``out_dir/data_stats.json`` and (with ``plots_dir``) the data plots; return the statistics.
 
     ``data`` is a :class:`~safetyalign.data.build.DatasetBundle` or a list of rows; ``tokenizer`` may be None
-    (character statistics only).
+    (character statistics only). With ``model_cfg`` (the config's ``model`` section) and a tokenizer, the stats
+    also count pairs that the rendered chat format pushes over ``max_prompt_length`` / ``max_length``.
     """
     rows = data.rows if hasattr(data, "rows") else list(data)
     stats, lengths = compute_stats(rows, tokenizer)
+    if tokenizer is not None and model_cfg is not None and rows:
+        stats["truncation"] = truncation_stats(rows, tokenizer, model_cfg.system_prompt,
+                                               model_cfg.max_prompt_length, model_cfg.max_length)
     if hasattr(data, "train"):
         stats["train_rows"], stats["eval_rows"] = len(data.train), len(data.eval)
     if plots_dir is not None:
