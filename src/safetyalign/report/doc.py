@@ -1,0 +1,233 @@
+"""A tiny document model rendered twice: to self-contained XHTML-ish HTML and to Markdown.
+
+Every section builds a list of blocks (paragraphs, tables, images, code, notes); :func:`to_html` escapes all
+text with :func:`html.escape` (model output can contain anything) and embeds images as base64 data URIs, while
+:func:`to_markdown` links images relative to the report file. No templates, no JavaScript.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Cell:
+    """A table cell; ``cls`` is a CSS class (``good``, ``bad``, ``neutral``, ``num``, ``muted``)."""
+
+    text: str
+    cls: str = ""
+
+
+@dataclass
+class Para:
+    text: str
+    cls: str = ""
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Cell | str]]
+    caption: str = ""
+    cls: str = ""
+
+
+@dataclass
+class Image:
+    path: Path
+    alt: str
+    caption: str = ""
+
+
+@dataclass
+class Gallery:
+    """Images side by side (two per row in HTML)."""
+
+    images: list[Image]
+
+
+@dataclass
+class Code:
+    text: str
+    summary: str = ""  # when set, the block is collapsed in a <details> element
+
+
+@dataclass
+class Note:
+    """A highlighted box: ``kind`` is ``notrun``, ``pass``, ``mixed``, ``fail`` or ``info``."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    kind: str = "info"
+
+
+@dataclass
+class Pair:
+    """A side-by-side sample: a title, a prompt and two labelled texts."""
+
+    title: str
+    prompt: str
+    left_label: str
+    left: str
+    right_label: str
+    right: str
+    redacted: bool = False
+
+
+@dataclass
+class Heading:
+    text: str
+
+
+Block = Para | Table | Image | Gallery | Code | Note | Pair | Heading
+
+
+@dataclass
+class Section:
+    """One report section with a stable ``id`` (anchor)."""
+
+    id: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _cell_html(cell: Cell | str, tag: str) -> str:
+    if isinstance(cell, Cell):
+        attr = f' class="{_e(cell.cls)}"' if cell.cls else ""
+        return f"<{tag}{attr}>{_e(cell.text)}</{tag}>"
+    return f"<{tag}>{_e(cell)}</{tag}>"
+
+
+def _image_html(img: Image) -> str:
+    try:
+        data = base64.b64encode(Path(img.path).read_bytes()).decode("ascii")
+    except OSError:
+        return f'<p class="muted">image missing: {_e(Path(img.path).name)}</p>'
+    cap = f"<figcaption>{_e(img.caption)}</figcaption>" if img.caption else ""
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(img.alt)}"/>{cap}</figure>'
+
+
+def block_html(block: Block) -> str:
+    """One block as HTML (all text escaped)."""
+    if isinstance(block, Heading):
+        return f"<h3>{_e(block.text)}</h3>"
+    if isinstance(block, Para):
+        attr = f' class="{_e(block.cls)}"' if block.cls else ""
+        return f"<p{attr}>{_e(block.text)}</p>"
+    if isinstance(block, Table):
+        cap = f"<caption>{_e(block.caption)}</caption>" if block.caption else ""
+        head = "".join(_cell_html(h, "th") for h in block.headers)
+        body = "".join("<tr>" + "".join(_cell_html(c, "td") for c in row) + "</tr>" for row in block.rows)
+        cls = f' class="{_e(block.cls)}"' if block.cls else ""
+        return f"<table{cls}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    if isinstance(block, Image):
+        return _image_html(block)
+    if isinstance(block, Gallery):
+        return '<div class="gallery">' + "".join(_image_html(i) for i in block.images) + "</div>"
+    if isinstance(block, Code):
+        pre = f"<pre>{_e(block.text)}</pre>"
+        if block.summary:
+            return f"<details><summary>{_e(block.summary)}</summary>{pre}</details>"
+        return pre
+    if isinstance(block, Note):
+        lines = "".join(f"<li>{_e(x)}</li>" for x in block.lines)
+        body = f"<ul>{lines}</ul>" if lines else ""
+        return f'<div class="note {_e(block.kind)}"><strong>{_e(block.title)}</strong>{body}</div>'
+    if isinstance(block, Pair):
+        red = ' <span class="tag">redacted</span>' if block.redacted else ""
+        return (f'<div class="pair"><div class="pair-title">{_e(block.title)}{red}</div>'
+                f'<div class="prompt"><span class="label">Prompt</span>{_e(block.prompt)}</div>'
+                f'<div class="cols"><div class="col"><span class="label">{_e(block.left_label)}</span>'
+                f'<div class="resp">{_e(block.left)}</div></div>'
+                f'<div class="col"><span class="label">{_e(block.right_label)}</span>'
+                f'<div class="resp">{_e(block.right)}</div></div></div></div>')
+    raise TypeError(f"unknown block {type(block).__name__}")
+
+
+def to_html(title: str, sections: list[Section], css: str, subtitle: str = "", top: list[Block] | None = None) -> str:
+    """A complete, self-contained HTML page (inline CSS, embedded images, no scripts)."""
+    nav = " ".join(f'<a href="#{_e(s.id)}">{_e(s.title)}</a>' for s in sections)
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8"/>',
+             '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
+             f"<title>{_e(title)}</title>", f"<style>\n{css}\n</style>", "</head>", "<body>", "<main>",
+             f"<h1>{_e(title)}</h1>"]
+    if subtitle:
+        parts.append(f'<p class="subtitle">{_e(subtitle)}</p>')
+    parts.append(f"<nav>{nav}</nav>")
+    parts += [block_html(b) for b in top or []]
+    for s in sections:
+        parts.append(f'<section id="{_e(s.id)}"><h2>{_e(s.title)}</h2>')
+        parts += [block_html(b) for b in s.blocks]
+        parts.append("</section>")
+    parts += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def _md_text(text: object) -> str:
+    """Plain text for Markdown: raw HTML in model output is neutralised (``<`` becomes ``&lt;``)."""
+    return str(text).replace("\r", "").replace("<", "&lt;")
+
+
+def _md_cell(cell: Cell | str) -> str:
+    text = cell.text if isinstance(cell, Cell) else cell
+    classes = cell.cls.split() if isinstance(cell, Cell) else []
+    mark = " ✅" if "good" in classes else " ❌" if "bad" in classes else ""
+    out = _md_text(text).replace("|", "\\|").replace("\n", " ")
+    return (f"**{out}**" if "strong" in classes and out else out) + mark
+
+
+def _md_quote(text: str) -> str:
+    return "\n".join("> " + line for line in _md_text(text).splitlines() or [""])
+
+
+def block_markdown(block: Block, md_dir: Path) -> str:
+    """One block as Markdown; images are linked relative to ``md_dir``."""
+    if isinstance(block, Heading):
+        return f"### {block.text}"
+    if isinstance(block, Para):
+        return _md_text(block.text)
+    if isinstance(block, Table):
+        head = "| " + " | ".join(_md_cell(h) for h in block.headers) + " |"
+        sep = "|" + "|".join("---" for _ in block.headers) + "|"
+        rows = ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+        cap = [f"*{block.caption}*", ""] if block.caption else []
+        return "\n".join([*cap, head, sep, *rows])
+    if isinstance(block, Image):
+        rel = os.path.relpath(Path(block.path).resolve(), md_dir.resolve()).replace(os.sep, "/")
+        return f"![{block.alt}]({rel})" + (f"\n\n*{block.caption}*" if block.caption else "")
+    if isinstance(block, Gallery):
+        return "\n\n".join(block_markdown(i, md_dir) for i in block.images)
+    if isinstance(block, Code):
+        fence = "~~~~" if "```" in block.text else "```"
+        body = f"{fence}\n{block.text.rstrip()}\n{fence}"
+        return f"<details><summary>{block.summary}</summary>\n\n{body}\n\n</details>" if block.summary else body
+    if isinstance(block, Note):
+        icon = {"pass": "✅", "mixed": "⚠️", "fail": "❌", "notrun": "⏭️"}.get(block.kind, "ℹ️")
+        return "\n".join([f"> {icon} **{block.title}**", *[f"> - {x}" for x in block.lines]])
+    if isinstance(block, Pair):
+        red = " *(redacted)*" if block.redacted else ""
+        return "\n".join([f"**{block.title}**{red}", "", "Prompt:", _md_quote(block.prompt), "",
+                          f"{block.left_label}:", _md_quote(block.left), "",
+                          f"{block.right_label}:", _md_quote(block.right)])
+    raise TypeError(f"unknown block {type(block).__name__}")
+
+
+def to_markdown(title: str, sections: list[Section], md_dir: Path, subtitle: str = "",
+                top: list[Block] | None = None) -> str:
+    """The same document as Markdown (GitHub-flavoured tables)."""
+    parts = [f"# {title}"]
+    if subtitle:
+        parts.append(subtitle)
+    parts += [block_markdown(b, md_dir) for b in top or []]
+    for s in sections:
+        parts.append(f'<a id="{s.id}"></a>\n\n## {s.title}')
+        parts += [block_markdown(b, md_dir) for b in s.blocks]
+    return "\n\n".join(parts) + "\n"

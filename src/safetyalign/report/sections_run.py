@@ -1,0 +1,220 @@
+"""Report sections about the run itself: config and versions, data, training curves, timings."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from safetyalign.report.doc import Cell, Code, Gallery, Heading, Image, Note, Para, Section, Table
+from safetyalign.report.loaders import RunData, flatten
+
+KEY_CONFIG = ["model.name_or_path", "data.sources", "lora.r", "lora.alpha", "train.lr", "train.beta",
+              "train.max_steps", "train.batch_size", "train.gradient_accumulation_steps", "eval.suites",
+              "eval.judges", "eval.primary_judge", "eval.generation.max_new_tokens"]
+DATA_PLOTS = [("data_distribution.png", "Data distribution"), ("category_counts.png", "Pairs per category"),
+              ("language_split.png", "Language split"), ("length_bias.png", "Length bias (chosen vs rejected)")]
+TRAIN_KEYS = [("train/loss", "DPO loss"), ("train/rewards/margins", "Reward margin (chosen − rejected)"),
+              ("train/rewards/accuracies", "Reward accuracy"), ("train/rewards/chosen", "Reward chosen"),
+              ("train/rewards/rejected", "Reward rejected"), ("train/grad_norm", "Grad norm"),
+              ("eval/loss", "Eval loss"), ("eval/rewards/accuracies", "Eval reward accuracy")]
+
+
+def not_run(what: str, hint: str = "") -> Note:
+    """The placeholder a section shows when its stage did not run."""
+    return Note(f"Not run: {what}", [hint] if hint else [], kind="notrun")
+
+
+def fmt_num(v: Any, digits: int = 4) -> str:
+    """Compact number formatting (ints stay ints)."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def fmt_seconds(s: Any) -> str:
+    """``75.2`` -> ``1 min 15 s``."""
+    if not isinstance(s, (int, float)):
+        return "—"
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60)} s"
+    return f"{int(s // 3600)} h {int((s % 3600) // 60)} min"
+
+
+def _short(v: Any, limit: int = 80) -> str:
+    text = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def config_section(run: RunData) -> Section:
+    """Key config values, the full config.yaml (collapsed), git commit and package versions."""
+    sec = Section("config", "Run config and versions")
+    if run.config_text is None and run.meta is None:
+        sec.blocks.append(not_run("config.yaml and meta.json are missing"))
+        return sec
+    flat = flatten(run.config or {})
+    rows = [[k, _short(flat[k])] for k in KEY_CONFIG if k in flat]
+    if rows:
+        sec.blocks.append(Table(["Setting", "Value"], rows, caption="Key settings"))
+    meta = run.meta or {}
+    if meta:
+        cmd = meta.get("command")
+        info = [["Run folder", run.name], ["Created", str(meta.get("created", "—"))],
+                ["Git commit", str(meta.get("git_commit") or "unknown")],
+                ["Command", " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "—")],
+                ["Python", str(meta.get("python", "—"))], ["Platform", str(meta.get("platform", "—"))]]
+        sec.blocks.append(Table(["Provenance", ""], info))
+        pkgs = meta.get("packages")
+        if isinstance(pkgs, dict) and pkgs:
+            prow = [[str(k), str(v) if v else Cell("not installed", "muted")] for k, v in pkgs.items()]
+            sec.blocks.append(Table(["Package", "Version"], prow, caption="Package versions"))
+    if run.config_text is not None:
+        sec.blocks.append(Code(run.config_text, summary="Full resolved config.yaml"))
+    return sec
+
+
+def _reason_table(skipped: dict[str, Any]) -> Table | None:
+    rows = [[str(r), fmt_num(n)] for r, n in sorted(skipped.items(), key=lambda kv: -(kv[1] or 0)) if n]
+    return Table(["Skip reason", "Rows"], rows, caption="Rows skipped, by reason") if rows else None
+
+
+def _split_from_stats(stats: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any] | None:
+    for name in names:
+        val = stats.get(name)
+        if isinstance(val, dict) and val:
+            return val
+    return None
+
+
+def _count_of(v: Any) -> Any:
+    if isinstance(v, dict):
+        for key in ("count", "n", "rows", "pairs"):
+            if isinstance(v.get(key), (int, float)):
+                return v[key]
+        return None
+    return v if isinstance(v, (int, float)) else None
+
+
+def _split_table(title: str, split: dict[str, Any]) -> Table:
+    counts = {k: _count_of(v) for k, v in split.items()}
+    total = sum(c for c in counts.values() if isinstance(c, (int, float))) or 0
+    rows = []
+    for k, c in sorted(counts.items(), key=lambda kv: -(kv[1] or 0)):
+        share = f"{100 * c / total:.1f}%" if total and isinstance(c, (int, float)) else "—"
+        extra = split[k] if isinstance(split[k], dict) else {}
+        length = extra.get("prompt_tokens_mean") or extra.get("mean_prompt_tokens") or extra.get("prompt_chars_mean")
+        rows.append([k, fmt_num(c) if c is not None else "—", share, fmt_num(length, 3) if length else "—"])
+    return Table([title, "Pairs", "Share", "Mean prompt length"], rows, caption=f"Split by {title.lower()}")
+
+
+def data_section(run: RunData) -> Section:
+    """Counts kept/skipped per source and reason, category and language split, data plots."""
+    sec = Section("data", "Data")
+    summ, stats = run.data_summary, run.data_stats or {}
+    if summ is None and not stats and not any(run.plot(n) for n, _ in DATA_PLOTS):
+        sec.blocks.append(not_run("data stage", "data/data_summary.json is missing"))
+        return sec
+    if summ:
+        total = summ.get("total") or {}
+        sec.blocks.append(Para(f"{fmt_num(total.get('read', '?'))} rows read, {fmt_num(total.get('kept', '?'))} "
+                               f"kept; {fmt_num(summ.get('train_rows', '?'))} training pairs, "
+                               f"{fmt_num(summ.get('eval_rows', '?'))} held-out pairs."))
+        rows = []
+        for src in summ.get("sources") or []:
+            if not isinstance(src, dict):
+                continue
+            skipped = src.get("skipped") or {}
+            n_skip = sum(v for v in skipped.values() if isinstance(v, (int, float)))
+            why = ", ".join(f"{k}: {v}" for k, v in skipped.items() if v) or "—"
+            rows.append([str(src.get("name", "?")), str(src.get("kind", "")), fmt_num(src.get("read", "—")),
+                         fmt_num(src.get("kept", "—")), fmt_num(n_skip), why])
+        if rows:
+            sec.blocks.append(Table(["Source", "Kind", "Read", "Kept", "Skipped", "Skip reasons"], rows,
+                                    caption="Sources"))
+        reasons = _reason_table(total.get("skipped") or {})
+        if reasons:
+            sec.blocks.append(reasons)
+    for names, title in ((("per_language", "languages", "by_lang", "lang", "language"), "Language"),
+                         (("per_category", "categories", "by_category", "category"), "Category")):
+        split = _split_from_stats(stats, names)
+        if split:
+            sec.blocks.append(_split_table(title, split))
+    images = [Image(path, caption, caption) for name, caption in DATA_PLOTS if (path := run.plot(name))]
+    if images:
+        sec.blocks.append(Gallery(images))
+    return sec
+
+
+def _metric_rows(metrics: list[dict[str, Any]]) -> list[list[Cell | str]]:
+    rows: list[list[Cell | str]] = []
+    for key, label in TRAIN_KEYS:
+        pts = [(r.get("step"), r[key]) for r in metrics if isinstance(r.get(key), (int, float))]
+        if not pts:
+            continue
+        (s0, v0), (s1, v1) = pts[0], pts[-1]
+        rows.append([label, Cell(f"{v0:.4g} (step {s0})", "num"), Cell(f"{v1:.4g} (step {s1})", "num"),
+                     Cell(f"{v1 - v0:+.4g}", "num"), Cell(f"{min(v for _, v in pts):.4g}", "num"),
+                     Cell(f"{max(v for _, v in pts):.4g}", "num")])
+    return rows
+
+
+def training_section(run: RunData) -> Section:
+    """Loss and reward curves plus first/last values from metrics.jsonl."""
+    sec = Section("training", "Training")
+    plots = [p for p in (run.plot("training_loss.png"), run.plot("training_rewards.png")) if p]
+    if not run.metrics and not plots:
+        sec.blocks.append(not_run("training", "metrics.jsonl is missing (base-model-only run?)"))
+        return sec
+    rows = _metric_rows(run.metrics)
+    if rows:
+        steps = [r["step"] for r in run.metrics if isinstance(r.get("step"), (int, float))]
+        sec.blocks.append(Para(f"{len(run.metrics)} logged rows, last step {max(steps) if steps else '?'}."))
+        sec.blocks.append(Table(["Metric", "First", "Last", "Change", "Min", "Max"], rows))
+    if plots:
+        sec.blocks.append(Gallery([Image(p, p.stem.replace("_", " ").capitalize(), "") for p in plots]))
+    ts = run.training_summary or {}
+    scalars = [[k, fmt_num(v)] for k, v in ts.items() if isinstance(v, (int, float, str, bool)) and v is not None]
+    if scalars:
+        sec.blocks.append(Table(["Training summary", "Value"], scalars[:20], caption="adapter/training_summary.json"))
+    return sec
+
+
+def _throughput_rows(run: RunData) -> list[list[str]]:
+    rows = []
+    for key, label, unit in (("train/tokens_per_s", "Training throughput", "tokens/s"),
+                             ("train/peak_memory_gib", "Peak accelerator memory", "GiB")):
+        vals = [r[key] for r in run.metrics if isinstance(r.get(key), (int, float))]
+        if vals:
+            agg = max(vals) if "memory" in key else statistics.median(vals)
+            rows.append([label, f"{agg:,.1f} {unit}", "max" if "memory" in key else f"median of {len(vals)} steps"])
+    results = run.results or {}
+    for key in ("timings", "throughput"):
+        for k, v in (results.get(key) or {}).items() if isinstance(results.get(key), dict) else []:
+            if isinstance(v, (int, float)):
+                rows.append([f"eval {k}", fmt_num(v), "evaluation_results.json"])
+    return rows
+
+
+def timings_section(run: RunData) -> Section:
+    """Seconds per stage, share of the total, throughput."""
+    sec = Section("timings", "Timings and throughput")
+    stages = (run.timings or {}).get("stages")
+    thr = _throughput_rows(run)
+    if not isinstance(stages, dict) and not thr:
+        sec.blocks.append(not_run("timings", "timings.json is missing"))
+        return sec
+    if isinstance(stages, dict) and stages:
+        total = run.timings.get("total_s") or sum(v for v in stages.values() if isinstance(v, (int, float)))
+        rows = [[k, fmt_seconds(v), f"{100 * v / total:.0f}%" if total and isinstance(v, (int, float)) else "—"]
+                for k, v in stages.items()]
+        rows.append([Cell("total", "strong"), Cell(fmt_seconds(total), "strong"), ""])
+        sec.blocks.append(Table(["Stage", "Wall time", "Share"], rows))
+    if thr:
+        sec.blocks.append(Heading("Throughput"))
+        sec.blocks.append(Table(["Measure", "Value", "How"], thr))
+    return sec
