@@ -318,3 +318,30 @@ def test_samples_safe_to_show(shared_data):
     assert {s["source"] for s in bundle.samples} == {s["name"] for s in bundle.summary["sources"]}
     assert not any(s["safe_to_show"] for s in bundle.samples if s["source"].startswith("pku"))
     assert any(s["safe_to_show"] for s in draw_samples(bundle.rows, 40, 0))
+
+
+VALID = {
+    "pku_saferlhf": {"prompt": "p", "response_0": "a", "response_1": "b", "is_response_0_safe": True,
+                     "is_response_1_safe": False, "better_response_id": 1, "safer_response_id": 0,
+                     "response_0_harm_category": {"X": False}, "response_0_severity_level": 0},
+    "hh_rlhf": {"chosen": "\n\nHuman: hi\n\nAssistant: good", "rejected": "\n\nHuman: hi\n\nAssistant: bad"},
+    "preference": {"conversations": [{"from": "human", "value": "hi"}], "chosen": {"from": "gpt", "value": "a"},
+                   "rejected": {"from": "gpt", "value": "b"}},
+    "coconot": {"prompt": "p", "chosen": "a", "rejected": "b", "category": "c"},
+    "refusal_pairs": {"prompt": "p", "category": "c", "lang": "en"},
+    "helpful_pairs": {"instruction": "p", "input": "", "output": "a"},
+}
+WEIRD = [None, 3, 2.5, True, [], {}, [1, 2], {"from": "gpt"}, "", "   ", [{"role": "user"}],
+         [{"from": "human", "value": "hi"}], {"value": 7}, "\n\nAssistant: x"]
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_no_bad_row_crashes_any_loader(tmp_path, kind):
+    base = VALID[kind]
+    rows = [base] + [{**base, key: value} for key in base for value in WEIRD]
+    rows += [{k: v for k, v in base.items() if k != key} for key in base]
+    path = _write_jsonl(tmp_path / "weird.jsonl", rows + ["[1, 2]", "null"])
+    kept, summary = _load(SourceConfig(kind=kind, path=str(path)), dedupe=False)
+    assert summary["read"] == len(rows) + 2 and summary["kept"] + sum(summary["skipped"].values()) == len(rows) + 2
+    assert kept and kept[0]["chosen"] and summary["skipped"]["invalid_json"] == 2
+    assert all(isinstance(r["chosen"], str) and isinstance(r["rejected"], str) for r in kept)

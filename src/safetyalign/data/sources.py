@@ -165,8 +165,9 @@ def convert_pku(row: dict[str, Any], src: SourceConfig, seed: int) -> dict[str, 
     pair = {"prompt": prompt, "chosen": responses[chosen_id], "rejected": responses[1 - chosen_id],
             "chosen_safe": safe[chosen_id], "rejected_safe": safe[1 - chosen_id]}
     pair.update(_meta(row, src, prompt))
-    cats = [c for i in (0, 1) for c, on in (row.get(f"response_{i}_harm_category") or {}).items() if on is True]
-    if isinstance(row.get("response_0_harm_category"), dict):
+    maps = [row.get(f"response_{i}_harm_category") for i in (0, 1)]
+    cats = [c for m in maps if isinstance(m, dict) for c, on in m.items() if on is True]
+    if isinstance(maps[0], dict):
         pair["category"] = cats[0] if cats else "no_harm_labelled"
         pair["categories"] = sorted(set(cats))
     sev = [row.get(f"response_{i}_severity_level") for i in (0, 1)]
