@@ -41,7 +41,12 @@ def token_lengths(texts: list[str | None], tokenizer: Any, batch: int = 256) -> 
     """Token count of each text (no special tokens); None stays None."""
     out: list[int | None] = [None] * len(texts)
     idx = [i for i, t in enumerate(texts) if t is not None]
-    for start in range(0, len(idx), batch):
+    starts = range(0, len(idx), batch)
+    if len(idx) > 5000:  # a visible progress bar only where counting takes a while
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="counting tokens", unit="batch", leave=False)
+    for start in starts:
         chunk = idx[start:start + batch]
         enc = tokenizer([texts[i] for i in chunk], add_special_tokens=False)["input_ids"]
         for i, ids in zip(chunk, enc):
