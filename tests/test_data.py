@@ -165,6 +165,15 @@ def test_local_formats_csv_json_gz_folder(tmp_path):
     assert [r["prompt"] for r in folder_train] == ["question 0", "question 1", "question 2"]
     assert [r["prompt"] for r in folder_test] == ["question 3", "question 4", "question 5"]
     assert [r["prompt"] for r in gz] == ["question 2", "question 3"] and s3["read"] == 2
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(pairs), tmp_path / "p.parquet")
+    (tmp_path / "splits.json").write_text(json.dumps({"train": pairs[:2], "test": pairs[2:]}))
+    par, _ = _load(SourceConfig(kind="preference", path=str(tmp_path / "p.parquet"), columns=cols))
+    test, _ = _load(SourceConfig(kind="preference", path=str(tmp_path / "splits.json"), split="test", columns=cols))
+    assert len(par) == 6 and par[5]["rejected"] == "bad 5"
+    assert [r["prompt"] for r in test] == ["question 2", "question 3", "question 4", "question 5"]
 
 
 # --- other sources ------------------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class SourceConfig:
         "column, rejected = a written refusal: teaches not to over-refuse).")
     path: str = opt("", help="Hub dataset name or local file/folder (JSONL/JSON/CSV/parquet, .gz ok). "
                     "'shared:' prefix = ../shared/data.")
+    subset: str | None = opt(None, help="Hub dataset config name (datasets.load_dataset's second argument).")
+    data_dir: str | None = opt(None, help="Hub dataset sub-folder, e.g. harmless-base for Anthropic/hh-rlhf.")
     split: str = opt("train", help="Split expression, e.g. train[:2000], train[10%:20%]; the slice also applies "
                      "to local files (the split name picks files in a folder when their names contain it).")
     count: int | None = opt(None, help="Take this many rows from the source (after validation).")

@@ -46,7 +46,7 @@ def load_source(src: SourceConfig, index: int, cfg: DataConfig, excluded: set[st
                 name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Validated pairs of one source and its summary ``{name, kind, path, read, kept, skipped, examples}``."""
     name = name or source_name(src, index)
-    raw_rows = read_source(src.path, src.split, key=f"data.sources[{index}]")
+    raw_rows = read_source(src.path, src.split, f"data.sources[{index}]", src.subset, src.data_dir)
     skips = SkipLog(name)
     convert = CONVERTERS[src.kind]
     seen: set[tuple] = set()

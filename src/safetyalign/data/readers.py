@@ -70,15 +70,16 @@ def is_local(path: str) -> bool:
     return path.startswith((".", "/", "~")) or path.lower().endswith(DATA_SUFFIXES) or path.count("/") != 1
 
 
-def read_source(path: str, split: str, key: str = "data.sources[0]") -> list[RawRow]:
+def read_source(path: str, split: str, key: str = "data.sources[0]", subset: str | None = None,
+                data_dir: str | None = None) -> list[RawRow]:
     """Rows of a local file/folder or a hub dataset, sliced by the split expression (``key`` names the source
-    in the offline hint)."""
+    in the offline hint; ``subset``/``data_dir`` are passed to ``datasets.load_dataset``)."""
     expr = parse_split(split)
     if not path:
         raise DataError(f"{key}.path is empty: give a hub dataset name or a local file")
     if is_local(path):
         return expr.apply(read_local(resolve_data_path(path), expr.name, display=path))
-    return read_hub(path, split, key)
+    return read_hub(path, split, key, subset, data_dir)
 
 
 def data_files(folder: Path, split_name: str) -> list[Path]:
@@ -96,11 +97,11 @@ def read_local(path: Path, split_name: str = "train", display: str | None = None
         files = data_files(path, split_name)
         if not files:
             raise DataError(f"{display or path}: folder has no data files ({', '.join(DATA_SUFFIXES)})")
-        return [row for f in files for row in read_file(f)]
-    return read_file(path)
+        return [row for f in files for row in read_file(f, split_name)]
+    return read_file(path, split_name)
 
 
-def read_file(path: Path) -> list[RawRow]:
+def read_file(path: Path, split_name: str = "train") -> list[RawRow]:
     """Rows of one file; the format comes from the suffix (``.gz`` stripped)."""
     name = path.name.lower().removesuffix(".gz")
     try:
@@ -110,7 +111,7 @@ def read_file(path: Path) -> list[RawRow]:
         if name.endswith(".csv"):
             return _read_csv(path, text)
         if name.endswith(".json") and text.lstrip()[:1] in ("[", "{") and not _looks_like_jsonl(text):
-            return _read_json(path, text)
+            return _read_json(path, text, split_name)
         return _read_jsonl(path, text)
     except DataError:
         raise
@@ -159,14 +160,17 @@ def _read_jsonl(path: Path, text: str) -> list[RawRow]:
     return rows
 
 
-def _read_json(path: Path, text: str) -> list[RawRow]:
+def _read_json(path: Path, text: str, split_name: str = "train") -> list[RawRow]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from None
-    if isinstance(obj, dict):  # {"train": [...]} or {"data": [...]} or a single row
-        lists = [v for v in obj.values() if isinstance(v, list)]
-        obj = lists[0] if len(lists) == 1 else [obj]
+    if isinstance(obj, dict):  # {"train": [...], "test": [...]}, {"data": [...]} or a single row
+        lists = {k: v for k, v in obj.items() if isinstance(v, list)}
+        if split_name in lists:
+            obj = lists[split_name]
+        else:
+            obj = next(iter(lists.values())) if len(lists) == 1 else [obj]
     if not isinstance(obj, list):
         raise DataError(f"{path}: expected a JSON list of objects")
     return [RawRow(f"{path.name}:{i + 1}", r if isinstance(r, dict) else {"__invalid__": "not a JSON object"})
@@ -193,14 +197,15 @@ def _read_parquet(path: Path) -> list[RawRow]:
     return [RawRow(f"{path.name}:{i + 1}", r) for i, r in enumerate(table.to_pylist())]
 
 
-def read_hub(name: str, split: str, key: str = "data.sources[0]") -> list[RawRow]:
+def read_hub(name: str, split: str, key: str = "data.sources[0]", subset: str | None = None,
+             data_dir: str | None = None) -> list[RawRow]:
     """A hub dataset through ``datasets.load_dataset``; offline without a cached copy is one clear error."""
     try:
         import datasets
     except ImportError:
         raise DataError(f"{name}: the 'datasets' package is needed to load hub datasets") from None
     try:
-        ds = datasets.load_dataset(name, split=split)
+        ds = datasets.load_dataset(name, subset, split=split, data_dir=data_dir)
     except Exception as exc:  # network, offline, missing split: all reported the same way
         raise DataError(
             f"cannot load hub dataset '{name}' split '{split}' ({type(exc).__name__}: {_first_line(exc)}); "
