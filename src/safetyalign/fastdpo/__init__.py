@@ -1,0 +1,35 @@
+"""Fast LoRA-DPO training path (GPU), numerically equivalent to TRL's sigmoid DPO with a PEFT adapter.
+
+What makes it fast (see benchmarks/README.md for measured numbers):
+
+- shared-prompt packing: each preference pair becomes ONE sequence ``prompt + chosen + rejected``; the rejected
+  tokens attend to the prompt and to themselves only (block mask), with positions restarting after the prompt, so
+  the prompt is computed once instead of twice; all pairs are packed padding-free into one row;
+- variable-length attention through FlexAttention (block-sparse) or SDPA with a dense boolean mask;
+- log-probabilities taken from the LM head in chunks, only at completion positions, with a custom backward that
+  recomputes each chunk (no full-vocabulary logits kept);
+- one compiled graph (``torch.compile``) for every decoder layer (weights are graph inputs), which fuses RMSNorm,
+  RoPE, SwiGLU and the LoRA additions; per-layer activation checkpointing;
+- reference log-probs from one no-grad forward with the adapter skipped (or precomputed once).
+
+Public API: :class:`FastDPOConfig`, :class:`FastDPOTrainer` (``step(pairs) -> metrics``), :func:`pack_pairs`.
+Heavy imports (torch) happen inside the submodules; importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FastDPOConfig", "FastDPOTrainer", "PackedBatch", "fast_dpo_step", "pack_pairs"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("FastDPOConfig", "FastDPOTrainer", "fast_dpo_step"):
+        from safetyalign.fastdpo import trainer
+
+        return getattr(trainer, name)
+    if name in ("PackedBatch", "pack_pairs"):
+        from safetyalign.fastdpo import packing
+
+        return getattr(packing, name)
+    raise AttributeError(name)

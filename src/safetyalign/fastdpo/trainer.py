@@ -1,0 +1,116 @@
+"""FastDPOTrainer: sigmoid-DPO steps on a PEFT LoRA model through the packed fast decoder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from safetyalign.fastdpo.model import FastDecoder
+from safetyalign.fastdpo.packing import PackedBatch, Pair, pack_pairs
+
+
+@dataclass
+class FastDPOConfig:
+    """Settings of the fast path (the DPO/optimizer ones mirror TRL's DPOConfig defaults)."""
+
+    beta: float = 0.1
+    lr: float = 5e-6
+    weight_decay: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    max_grad_norm: float | None = 1.0
+    attention: str = "auto"  # "flex" | "sdpa" | "auto" (flex on CUDA, sdpa elsewhere)
+    compile: bool | None = None  # None = on CUDA only
+    gradient_checkpointing: bool = True
+    logits_chunk: int = 512
+
+
+def dpo_sigmoid_loss(logps: torch.Tensor, ref_logps: torch.Tensor, beta: float) -> tuple[torch.Tensor, dict]:
+    """TRL's sigmoid DPO loss from ``[2n]`` policy/reference log-probs (chosen first); returns (loss, tensors)."""
+    n = logps.numel() // 2
+    chosen_lr = logps[:n] - ref_logps[:n]
+    rejected_lr = logps[n:] - ref_logps[n:]
+    loss = -F.logsigmoid(beta * (chosen_lr - rejected_lr)).mean()
+    rc, rr = beta * chosen_lr.detach(), beta * rejected_lr.detach()
+    stats = {"rewards/chosen": rc.mean(), "rewards/rejected": rr.mean(), "rewards/margins": (rc - rr).mean(),
+             "rewards/accuracies": (rc > rr).float().mean(), "logps/chosen": logps[:n].detach().mean(),
+             "logps/rejected": logps[n:].detach().mean()}
+    return loss, stats
+
+
+class FastDPOTrainer:
+    """One optimizer step per :meth:`step` call on a batch of ``(prompt_ids, chosen_ids, rejected_ids)`` pairs.
+
+    ``model`` is a PEFT ``PeftModel`` with a LoRA adapter named ``default`` over a Qwen2/Llama-style causal LM: the
+    trainer updates that adapter's parameters in place, so ``model.save_pretrained`` saves the result. The reference
+    is the same model with the adapter skipped.
+    """
+
+    def __init__(self, model: torch.nn.Module, config: FastDPOConfig | None = None,
+                 lr_lambda: Callable[[int], float] | None = None) -> None:
+        self.config = cfg = config or FastDPOConfig()
+        dev = next(model.parameters()).device
+        self.device = dev
+        attention = cfg.attention if cfg.attention != "auto" else ("flex" if dev.type == "cuda" else "sdpa")
+        compile_ = cfg.compile if cfg.compile is not None else dev.type == "cuda"
+        self.decoder = FastDecoder(model, attention=attention, compile=compile_,
+                                   checkpoint=cfg.gradient_checkpointing, logits_chunk=cfg.logits_chunk)
+        self.params = self.decoder.lora_parameters()
+        if not self.params:
+            raise ValueError("FastDPOTrainer needs a PEFT model with a LoRA adapter named 'default'")
+        for p in self.params:
+            p.requires_grad_(True)
+        fused = dev.type == "cuda" and all(p.dtype == torch.float32 for p in self.params)
+        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
+                                           weight_decay=cfg.weight_decay, fused=fused or None)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda) if lr_lambda else None
+        self.pad_multiple = 128 if attention == "flex" else 1
+        self.steps = 0
+
+    def pack(self, pairs: Sequence[Pair] | PackedBatch) -> PackedBatch:
+        """Pack pairs (or pass a packed batch through) and move to the model's device."""
+        batch = pairs if isinstance(pairs, PackedBatch) else pack_pairs(pairs, self.pad_multiple)
+        return batch.to(self.device)
+
+    @torch.no_grad()
+    def reference_logps(self, pairs: Sequence[Pair] | PackedBatch, mask: Any = None) -> torch.Tensor:
+        """Reference (adapter-disabled) summed log-probs ``[2n]``; use to precompute once per batch."""
+        batch = self.pack(pairs)
+        return self.decoder.sequence_logps(batch, use_lora=False, mask=mask)
+
+    def loss(self, pairs: Sequence[Pair] | PackedBatch, ref_logps: torch.Tensor | None = None,
+             training: bool = True) -> tuple[torch.Tensor, dict]:
+        """DPO loss (with graph) and detached statistics for one batch."""
+        batch = self.pack(pairs)
+        mask = self.decoder.attention_mask(batch)
+        if ref_logps is None:
+            ref_logps = self.reference_logps(batch, mask=mask)
+        logps = self.decoder.sequence_logps(batch, use_lora=True, mask=mask, training=training)
+        return dpo_sigmoid_loss(logps, ref_logps.to(logps.device), self.config.beta)
+
+    def step(self, pairs: Sequence[Pair] | PackedBatch, ref_logps: torch.Tensor | None = None) -> dict[str, float]:
+        """Forward, backward, clip, AdamW update; returns ``train/...`` metrics as floats (one host sync)."""
+        loss, stats = self.loss(pairs, ref_logps)
+        loss.backward()
+        names = ["train/loss"] + [f"train/{k}" for k in stats]
+        values = [loss.detach()] + list(stats.values())
+        if self.config.max_grad_norm:
+            names.append("train/grad_norm")
+            values.append(torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.steps += 1
+        out = dict(zip(names, torch.stack([v.float() for v in values]).tolist(), strict=True))
+        out["train/learning_rate"] = self.optimizer.param_groups[0]["lr"]
+        return out
+
+
+def fast_dpo_step(trainer: FastDPOTrainer, pairs: Sequence[Pair]) -> dict[str, float]:
+    """Functional alias of :meth:`FastDPOTrainer.step`."""
+    return trainer.step(pairs)
