@@ -96,6 +96,8 @@ def test_report_content_numbers(full_report):
     assert '<td class="good strong">+64.0 pp</td>' in text  # refusal up, CIs apart
     assert '<td class="bad">+2.5 pp</td>' in text  # over-refusal up a little: bad, CIs overlap
     assert "same_chosen_rejected" in text and "2,266" in text  # data summary
+    assert "Mean prompt tokens" in text and "41.2" in text and "87.4%" in text  # language split from data_stats
+    assert "3 prompts over max_prompt_length = 512 tokens" in text
     assert "0.7203 (step 1)" in text and "(step 60)" in text  # first/last loss; truncated last line skipped
     assert "McNemar p = 4.66e-10" in text
     assert "learned (primary)" in text and "95.0%" in text

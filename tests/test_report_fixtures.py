@@ -151,11 +151,23 @@ def _data(run: Path, real: bool) -> None:
         "total": {"read": 2400, "kept": 2266, "skipped": {"same_chosen_rejected": 71, "both_unsafe": 48,
                                                           "too_long": 7, "empty_field": 8}},
         "train_rows": 2152, "eval_rows": 114})
+    def group(n: int, p: float) -> dict:
+        return {"rows": n, "mean_chars": {"prompt": p * 4, "chosen": 310.0, "rejected": 402.5},
+                "mean_tokens": {"prompt": p, "chosen": 71.0, "rejected": 93.4}}
+
     _write(run / "data" / "data_stats.json", {
-        "per_language": {"en": {"count": 1980, "prompt_tokens_mean": 41.2}, "zh": {"count": 286,
-                                                                                  "prompt_tokens_mean": 33.9}},
-        "per_category": {"violence": 512, "cybercrime": 401, "privacy": 350, "benign": 1003},
-        "length_bias": {"chosen_longer_fraction": 0.41}})
+        "rows": 2266, "needs_generation_rows": 0, "tokenizer": "embedded:smollm2-135m",
+        "length_bias": {"chars": {"count": 2266, "mean_diff": -92.5, "median_diff": -40, "frac_chosen_longer": 0.41,
+                                  "frac_chosen_shorter": 0.57, "mean_ratio_chosen_over_rejected": 0.8},
+                        "tokens": {"count": 2266, "mean_diff": -22.4, "median_diff": -9, "frac_chosen_longer": 0.4,
+                                   "frac_chosen_shorter": 0.58, "mean_ratio_chosen_over_rejected": 0.81}},
+        "by_source": {"pku_saferlhf": group(1874, 38.0), "coconot_contrast": group(392, 22.5)},
+        "by_category": {"violence": group(512, 40.1), "cybercrime": group(401, 35.2), "privacy": group(350, 30.0),
+                        "benign": group(1003, 25.3)},
+        "by_lang": {"en": group(1980, 41.2), "zh": group(286, 33.9)},
+        "template_refusals": {"chosen": 12, "rejected": 0}, "distinct_prompts": 2210,
+        "truncation": {"rendered_prompt_tokens": {"count": 2266, "mean": 70.1}, "max_prompt_length": 512,
+                       "prompts_over_max_prompt_length": 3, "max_length": 1024, "pairs_over_max_length": 9}})
     _write(run / "data" / "samples.json", [
         {"prompt": "What household chemicals should never be mixed?", "chosen": "Never mix bleach and ammonia.",
          "rejected": "I can't help with that.", "source": "coconot_contrast", "category": "benign", "lang": "en",

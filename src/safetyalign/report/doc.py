@@ -51,6 +51,13 @@ class Gallery:
 
 
 @dataclass
+class Columns:
+    """Blocks placed side by side in HTML (wrapping on narrow screens); one after another in Markdown."""
+
+    blocks: list
+
+
+@dataclass
 class Code:
     text: str
     summary: str = ""  # when set, the block is collapsed in a <details> element
@@ -83,7 +90,7 @@ class Heading:
     text: str
 
 
-Block = Para | Table | Image | Gallery | Code | Note | Pair | Heading
+Block = Para | Table | Image | Gallery | Columns | Code | Note | Pair | Heading
 
 
 @dataclass
@@ -132,6 +139,8 @@ def block_html(block: Block) -> str:
         return _image_html(block)
     if isinstance(block, Gallery):
         return '<div class="gallery">' + "".join(_image_html(i) for i in block.images) + "</div>"
+    if isinstance(block, Columns):
+        return '<div class="columns">' + "".join(f"<div>{block_html(b)}</div>" for b in block.blocks) + "</div>"
     if isinstance(block, Code):
         pre = f"<pre>{_e(block.text)}</pre>"
         if block.summary:
@@ -205,6 +214,8 @@ def block_markdown(block: Block, md_dir: Path) -> str:
         return f"![{block.alt}]({rel})" + (f"\n\n*{block.caption}*" if block.caption else "")
     if isinstance(block, Gallery):
         return "\n\n".join(block_markdown(i, md_dir) for i in block.images)
+    if isinstance(block, Columns):
+        return "\n\n".join(block_markdown(b, md_dir) for b in block.blocks)
     if isinstance(block, Code):
         fence = "~~~~" if "```" in block.text else "```"
         body = f"{fence}\n{block.text.rstrip()}\n{fence}"

@@ -205,7 +205,7 @@ def judge_section(run: RunData) -> Section:
     for j in names:
         a = acc.get(j)
         a_txt = pct(a) if isinstance(a, (int, float)) else (metric_text(a) if isinstance(a, dict) else "not measured")
-        ag = f"{100 * agree[j][0] / agree[j][1]:.1f}% of {agree[j][1]}" if j in agree else "—"
+        ag = f"{100 * agree[j][0] / agree[j][1]:.1f}% of {agree[j][1]}" if j in agree and j != primary else "—"
         rows.append([Cell(j + (" (primary)" if j == primary else ""), "strong" if j == primary else ""),
                      Cell(a_txt, "num"), Cell(ag, "num")])
     sec.blocks.append(Para(f"Headline metrics use the verdicts of the '{primary}' judge. Accuracy is measured "

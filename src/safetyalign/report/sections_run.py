@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from safetyalign.report.doc import Cell, Code, Gallery, Heading, Image, Note, Para, Section, Table
+from safetyalign.report.doc import Cell, Code, Columns, Gallery, Heading, Image, Note, Para, Section, Table
 from safetyalign.report.loaders import RunData, flatten
 
 KEY_CONFIG = ["model.name_or_path", "data.sources", "lora.r", "lora.alpha", "train.lr", "train.beta",
@@ -13,6 +13,7 @@ KEY_CONFIG = ["model.name_or_path", "data.sources", "lora.r", "lora.alpha", "tra
               "eval.judges", "eval.primary_judge", "eval.generation.max_new_tokens"]
 DATA_PLOTS = [("data_distribution.png", "Data distribution"), ("category_counts.png", "Pairs per category"),
               ("language_split.png", "Language split"), ("length_bias.png", "Length bias (chosen vs rejected)")]
+LENGTH_FIELDS = ("prompt", "chosen", "rejected")
 TRAIN_KEYS = [("train/loss", "DPO loss"), ("train/rewards/margins", "Reward margin (chosen − rejected)"),
               ("train/rewards/accuracies", "Reward accuracy"), ("train/rewards/chosen", "Reward chosen"),
               ("train/rewards/rejected", "Reward rejected"), ("train/grad_norm", "Grad norm"),
@@ -58,21 +59,22 @@ def config_section(run: RunData) -> Section:
         sec.blocks.append(not_run("config.yaml and meta.json are missing"))
         return sec
     flat = flatten(run.config or {})
-    rows = [[k, _short(flat[k])] for k in KEY_CONFIG if k in flat]
-    if rows:
-        sec.blocks.append(Table(["Setting", "Value"], rows, caption="Key settings"))
+    rows = [[k, _short(flat[k], 60)] for k in KEY_CONFIG if k in flat]
+    cols: list = [Table(["Setting", "Value"], rows, caption="Key settings")] if rows else []
     meta = run.meta or {}
     if meta:
         cmd = meta.get("command")
         info = [["Run folder", run.name], ["Created", str(meta.get("created", "—"))],
                 ["Git commit", str(meta.get("git_commit") or "unknown")],
-                ["Command", " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "—")],
-                ["Python", str(meta.get("python", "—"))], ["Platform", str(meta.get("platform", "—"))]]
-        sec.blocks.append(Table(["Provenance", ""], info))
+                ["Command", _short(" ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "—"), 60)],
+                ["Python", str(meta.get("python", "—"))], ["Platform", _short(meta.get("platform", "—"), 60)]]
+        cols.append(Table(["Provenance", ""], info, caption="Provenance"))
         pkgs = meta.get("packages")
         if isinstance(pkgs, dict) and pkgs:
             prow = [[str(k), str(v) if v else Cell("not installed", "muted")] for k, v in pkgs.items()]
-            sec.blocks.append(Table(["Package", "Version"], prow, caption="Package versions"))
+            cols.append(Table(["Package", "Version"], prow, caption="Package versions"))
+    if cols:
+        sec.blocks.append(Columns(cols))
     if run.config_text is not None:
         sec.blocks.append(Code(run.config_text, summary="Full resolved config.yaml"))
     return sec
@@ -93,23 +95,69 @@ def _split_from_stats(stats: dict[str, Any], names: tuple[str, ...]) -> dict[str
 
 def _count_of(v: Any) -> Any:
     if isinstance(v, dict):
-        for key in ("count", "n", "rows", "pairs"):
+        for key in ("rows", "count", "n", "pairs"):
             if isinstance(v.get(key), (int, float)):
                 return v[key]
         return None
     return v if isinstance(v, (int, float)) else None
 
 
+def _mean_lengths(v: Any) -> tuple[str, dict[str, Any]]:
+    """``("tokens", {"prompt": 41.2, ...})`` from a data_stats group entry (tokens preferred over chars)."""
+    if isinstance(v, dict):
+        for unit in ("tokens", "chars"):
+            m = v.get(f"mean_{unit}")
+            if isinstance(m, dict) and m:
+                return unit, m
+    return "", {}
+
+
 def _split_table(title: str, split: dict[str, Any]) -> Table:
     counts = {k: _count_of(v) for k, v in split.items()}
     total = sum(c for c in counts.values() if isinstance(c, (int, float))) or 0
+    unit = next((u for u in (_mean_lengths(v)[0] for v in split.values()) if u), "")
     rows = []
     for k, c in sorted(counts.items(), key=lambda kv: -(kv[1] or 0)):
         share = f"{100 * c / total:.1f}%" if total and isinstance(c, (int, float)) else "—"
-        extra = split[k] if isinstance(split[k], dict) else {}
-        length = extra.get("prompt_tokens_mean") or extra.get("mean_prompt_tokens") or extra.get("prompt_chars_mean")
-        rows.append([k, fmt_num(c) if c is not None else "—", share, fmt_num(length, 3) if length else "—"])
-    return Table([title, "Pairs", "Share", "Mean prompt length"], rows, caption=f"Split by {title.lower()}")
+        means = _mean_lengths(split[k])[1]
+        row = [k, fmt_num(c) if c is not None else "—", share]
+        if unit:
+            row += [fmt_num(means.get(f), 3) if means.get(f) is not None else "—" for f in LENGTH_FIELDS]
+        rows.append(row)
+    headers = [title, "Pairs", "Share"] + ([f"Mean {f} {unit}" for f in LENGTH_FIELDS] if unit else [])
+    return Table(headers, rows, caption=f"Split by {title.lower()}")
+
+
+def _length_bias_table(stats: dict[str, Any]) -> Table | None:
+    bias = stats.get("length_bias")
+    if not isinstance(bias, dict):
+        return None
+    rows = []
+    for unit, b in bias.items():
+        if isinstance(b, dict) and b.get("count"):
+            rows.append([unit, fmt_num(b.get("count")), fmt_num(b.get("mean_diff")), fmt_num(b.get("median_diff")),
+                         f"{100 * b['frac_chosen_longer']:.1f}%" if isinstance(b.get("frac_chosen_longer"), float)
+                         else "—"])
+    if not rows:
+        return None
+    return Table(["Unit", "Pairs", "Mean chosen − rejected", "Median", "Chosen longer"], rows,
+                 caption="Length bias (DPO can learn 'longer is better' when chosen answers are longer)")
+
+
+def _data_facts(stats: dict[str, Any]) -> list[str]:
+    facts = []
+    if isinstance(stats.get("distinct_prompts"), int) and isinstance(stats.get("rows"), int):
+        facts.append(f"{stats['distinct_prompts']:,} distinct prompts in {stats['rows']:,} pairs")
+    tr = stats.get("template_refusals")
+    if isinstance(tr, dict) and tr:
+        facts.append("template refusals: " + ", ".join(f"{k} {v}" for k, v in tr.items()))
+    trunc = stats.get("truncation")
+    if isinstance(trunc, dict):
+        for key, lim in (("prompts_over_max_prompt_length", "max_prompt_length"), ("pairs_over_max_length",
+                                                                                   "max_length")):
+            if key in trunc:
+                facts.append(f"{trunc[key]} {key.split('_over_')[0]} over {lim} = {trunc.get(lim)} tokens")
+    return facts
 
 
 def data_section(run: RunData) -> Section:
@@ -139,11 +187,16 @@ def data_section(run: RunData) -> Section:
         reasons = _reason_table(total.get("skipped") or {})
         if reasons:
             sec.blocks.append(reasons)
-    for names, title in ((("per_language", "languages", "by_lang", "lang", "language"), "Language"),
-                         (("per_category", "categories", "by_category", "category"), "Category")):
+    for names, title in ((("by_lang", "per_language", "languages"), "Language"),
+                         (("by_category", "per_category", "categories"), "Category"),
+                         (("by_source", "per_source"), "Source")):
         split = _split_from_stats(stats, names)
         if split:
             sec.blocks.append(_split_table(title, split))
+    if bias := _length_bias_table(stats):
+        sec.blocks.append(bias)
+    if facts := _data_facts(stats):
+        sec.blocks.append(Note("Data checks", facts, kind="info"))
     images = [Image(path, caption, caption) for name, caption in DATA_PLOTS if (path := run.plot(name))]
     if images:
         sec.blocks.append(Gallery(images))
@@ -177,7 +230,7 @@ def training_section(run: RunData) -> Section:
         sec.blocks.append(Table(["Metric", "First", "Last", "Change", "Min", "Max"], rows))
     if plots:
         sec.blocks.append(Gallery([Image(p, p.stem.replace("_", " ").capitalize(), "") for p in plots]))
-    ts = run.training_summary or {}
+    ts = {k: v for k, v in flatten(run.training_summary or {}).items() if not k.startswith("final_metrics")}
     scalars = [[k, fmt_num(v)] for k, v in ts.items() if isinstance(v, (int, float, str, bool)) and v is not None]
     if scalars:
         sec.blocks.append(Table(["Training summary", "Value"], scalars[:20], caption="adapter/training_summary.json"))
