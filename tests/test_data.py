@@ -354,3 +354,16 @@ def test_no_bad_row_crashes_any_loader(tmp_path, kind):
     assert summary["read"] == len(rows) + 2 and summary["kept"] + sum(summary["skipped"].values()) == len(rows) + 2
     assert kept and kept[0]["chosen"] and summary["skipped"]["invalid_json"] == 2
     assert all(isinstance(r["chosen"], str) and isinstance(r["rejected"], str) for r in kept)
+
+
+def test_shipped_mix_recipe_builds_bilingual_pairs(shared_data):
+    from safetyalign.data.split import in_holdout_part
+
+    cfg = load_config(ROOT / "configs/data/safety_mix_zh_en.yaml")
+    bundle = build_dataset(cfg, None)
+    assert bundle.needs_generation and bundle.summary["needs_generation_rows"] == 64
+    assert set(bundle.summary["by_lang"]) == {"en", "zh"}
+    zh = [r for r in bundle.rows if r["source"] == "xsafety_refusals_zh"]
+    assert len(zh) == 64 and all(in_holdout_part(r["prompt"], "train", 0.5) for r in zh)
+    helpful = [r for r in bundle.rows if r["kind"] == "helpful_pairs"]
+    assert len(helpful) == 64 and {r["lang"] for r in helpful} == {"en", "zh"}

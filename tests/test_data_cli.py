@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_data_cli_writes_stats_and_plots(shared_data, smollm_tokenizer, tmp_path, capsys):
     run_dir, plots = tmp_path / "run", tmp_path / "plots"
     rc = main(["data", str(ROOT / "configs/data/pku_saferlhf_local.yaml"), "data.max_rows=300",
-               "--run-dir", str(run_dir), "--plots-dir", str(plots)])
+               f"run.logs_dir={tmp_path}/logs", "--run-dir", str(run_dir), "--plots-dir", str(plots)])
     assert rc == 0
     out = capsys.readouterr().out
     assert "kept" in out and "duplicate=" in out and "train" in out
@@ -44,6 +44,7 @@ def test_data_cli_bad_file_is_one_line_error(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl.gz"
     bad.write_bytes(b"definitely not gzip")
     rc = main(["data", str(ROOT / "configs/data/pku_saferlhf_local.yaml"), f"data.sources=[{{path: '{bad}'}}]",
+               f"run.logs_dir={tmp_path}/logs",
                "--run-dir", str(tmp_path / "run"), "--no-tokens"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error: ") and str(bad) in err and "\n" not in err

@@ -81,7 +81,8 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     run_dir = Path(args.run_dir or cfg.run.run_dir or new_run_dir(cfg.run.output_root, cfg.run.name))
     run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(getattr(args, "log_level", None), [run_dir / "run.log"])
+    log_files = [run_dir / "run.log", Path(cfg.run.logs_dir) / f"{run_dir.name}.log"]
+    setup_logging(getattr(args, "log_level", None), log_files)
     write_provenance(run_dir, dump_config(cfg))
     with Timings(run_dir / "timings.json").stage("data"):
         bundle = build_dataset(cfg, run_dir)
