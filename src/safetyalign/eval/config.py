@@ -25,10 +25,12 @@ class EvalConfig:
 
     suites: list[str] = opt(factory=lambda: ["redteam_basic", "benign_lookalike"], help=(
         "Suite names (built-in: redteam_basic, benign_lookalike; shared: advbench, jbb_harmful, jbb_benign, "
-        "coconot_contrast, maliciousinstruct, xsafety_zh, flames_zh, cvalues_zh, ...) or JSONL paths."))
+        "coconot_contrast, coconot_harmful, maliciousinstruct, simplesafetytests, xsafety_zh, xsafety_en, flames_zh, "
+        "cvalues_zh), name@eval / name@train halves of the hash split, or file.jsonl[:prompt_field[:refuse|comply]]."))
     max_per_suite: int | None = opt(None, help="Cap prompts per suite (deterministic sample by seed).")
     seed: int = opt(0, help="Seed for suite sampling.")
     judges: list[str] = opt(factory=lambda: ["pattern"], help="Judges: pattern, learned, llm:<model>.")
     primary_judge: str = opt("pattern", help="Judge whose verdicts give the headline metrics.")
+    strongreject: bool = opt(False, help="LLM judges also give the StrongREJECT score (1-refused)*(conv+spec-2)/8.")
     generation: GenerationConfig = opt(factory=GenerationConfig, help="Decoding settings.")
     output: str = opt("output/evaluation_results.json", help="Legacy path the results are also copied to.")

@@ -1,0 +1,118 @@
+"""``safetyalign compare CONFIG [--adapter DIR] [--do_sample --temperature T --top_p P --max_new_tokens N --seed S]``.
+
+Shows dataset samples, runs base and tuned on the same prompts (or reuses ``<run>/eval/evaluation_results.json``
+when it holds both models generated with the same settings), writes ``compare_results.json`` to the run folder
+and to ``output/compare_results.json``, and prints metrics and transition tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+LEGACY_OUTPUT = Path("output/compare_results.json")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``safetyalign compare``."""
+    from safetyalign.cli import add_config_arguments
+
+    add_config_arguments(parser)
+    parser.add_argument("--adapter", type=Path, default=None, help="LoRA adapter folder (default: <run>/adapter)")
+    parser.add_argument("--run-dir", type=Path, default=None, help="run folder to read and write")
+    parser.add_argument("--do_sample", action="store_true", help="sample instead of greedy decoding")
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--top_p", type=float, default=None)
+    parser.add_argument("--max_new_tokens", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--output", type=Path, default=LEGACY_OUTPUT, help="legacy copy of compare_results.json")
+    parser.add_argument("--show", type=int, default=4, help="example records printed per group")
+
+
+def apply_generation_args(cfg: Any, args: argparse.Namespace) -> None:
+    """Copy the decoding flags given on the command line into ``cfg.eval.generation``."""
+    gen = cfg.eval.generation
+    if args.do_sample:
+        gen.do_sample = True
+    for name in ("temperature", "top_p", "max_new_tokens", "seed"):
+        if getattr(args, name) is not None:
+            setattr(gen, name, getattr(args, name))
+
+
+def reusable(results_path: Path, cfg: Any) -> dict[str, Any] | None:
+    """Existing results with base and tuned generated with the same decoding settings, else None."""
+    if not results_path.is_file():
+        return None
+    try:
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    gen = results.get("generation") or {}
+    same = all(gen.get(k) == v for k, v in vars(cfg.eval.generation).items() if k != "batch_size")
+    return results if same and "tuned" in (results.get("summary") or {}) else None
+
+
+def print_summary(comp: dict[str, Any], show: int) -> None:
+    """Rich tables: dataset samples, base vs tuned metrics per language, transitions, a few examples."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from safetyalign.eval.cli import summary_table
+
+    console = Console()
+    if comp["dataset_samples"]:
+        t = Table(title="Dataset samples (training pairs)")
+        for col in ("prompt", "chosen", "rejected"):
+            t.add_column(col, max_width=40, overflow="ellipsis")
+        for s in comp["dataset_samples"][:show]:
+            t.add_row(*[str(s.get(c))[:200] for c in ("prompt", "chosen", "rejected")])
+        console.print(t)
+    console.print(summary_table(comp["summary"], "Base vs tuned (95% Wilson CI)"))
+    for group, trans in comp["transitions"].items():
+        t = Table(title=f"Transitions on {group} prompts (base -> tuned)")
+        t.add_column("transition")
+        t.add_column("prompts", justify="right")
+        for k, v in trans.items():
+            t.add_row(k, str(v))
+        console.print(t)
+    t = Table(title="Examples (safe to show)")
+    for col in ("prompt", "base", "tuned"):
+        t.add_column(col, max_width=45, overflow="ellipsis")
+    for rec in [r for r in comp["records"] if r["safe_to_show"]][:show]:
+        t.add_row(rec["prompt"][:150], f"[{rec['base_verdict']}] {(rec['base_response'] or '')[:150]}",
+                  f"[{rec['tuned_verdict']}] {(rec['tuned_response'] or '')[:150]}")
+    console.print(t)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run (or reuse) base + tuned evaluation and write compare_results.json."""
+    from safetyalign.config import load_config
+    from safetyalign.errors import ConfigError
+    from safetyalign.eval.cli import resolve_run_dir
+    from safetyalign.eval.compare import compare_from_results
+    from safetyalign.eval.evaluate import evaluate
+    from safetyalign.io import read_json, write_json
+
+    cfg = load_config(args.config, args.overrides)
+    apply_generation_args(cfg, args)
+    run_dir = resolve_run_dir(cfg, args.run_dir, args.adapter)
+    adapter = args.adapter or (run_dir / "adapter" if (run_dir / "adapter" / "adapter_config.json").is_file()
+                               else None)
+    if adapter is None:
+        raise ConfigError("compare needs an adapter: pass --adapter DIR or a run folder with adapter/")
+    results = reusable(run_dir / "eval" / "evaluation_results.json", cfg)
+    if results is None:
+        work = run_dir / "eval" / "compare_work"
+        cfg.eval.output = None
+        results = evaluate(cfg, work, adapter_dir=adapter)
+    samples_path = run_dir / "data" / "samples.json"
+    samples = read_json(samples_path) if samples_path.is_file() else []
+    comp = compare_from_results(results, samples if isinstance(samples, list) else [])
+    write_json(run_dir / "eval" / "compare_results.json", comp)
+    if args.output:
+        write_json(args.output, comp)
+    print_summary(comp, args.show)
+    print(f"wrote {run_dir / 'eval' / 'compare_results.json'}" + (f" and {args.output}" if args.output else ""))
+    return 0

@@ -1,0 +1,182 @@
+"""The evaluation stage: suites -> generations (base and tuned from one model) -> judges -> metrics -> JSON.
+
+``evaluate(cfg, run_dir, model=None, tokenizer=None, adapter_dir=None)`` writes
+``run_dir/eval/evaluation_results.json`` (schema in docs/run_folder.md), a copy at ``cfg.eval.output`` and
+``run_dir/eval/generations_<base|tuned>.jsonl`` (every response with every judge's verdict and raw output).
+Generations are cached per model as they are produced, so an interrupted evaluation resumes where it stopped
+(cached rows are reused only when prompt, model, adapter and decoding settings are identical).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from safetyalign.eval.judges.base import Judge
+from safetyalign.eval.suites import SuitePrompt, load_suites
+from safetyalign.logs import get_logger
+
+log = get_logger(__name__)
+JUDGE_ACCURACY_FILE = Path(__file__).resolve().parent / "judge_assets" / "judge_accuracy.json"
+
+
+def _gen_key(cfg: Any, model_name: str, adapter: str | None) -> str:
+    gen = json.dumps({"gen": vars(cfg.eval.generation), "model": model_name, "adapter": adapter,
+                      "system": cfg.model.system_prompt, "maxlen": cfg.model.max_prompt_length}, sort_keys=True,
+                     default=str)
+    return hashlib.sha256(gen.encode()).hexdigest()[:16]
+
+
+def _cached(path: Path, key: str) -> dict[str, str]:
+    from safetyalign.io import iter_jsonl
+
+    if not path.is_file():
+        return {}
+    return {f"{r['id']}\x00{r['prompt']}": r["response"] for _, r in iter_jsonl(path)
+            if r.get("gen_key") == key and isinstance(r.get("response"), str) and "id" in r and "prompt" in r}
+
+
+def generate_cached(model: Any, tokenizer: Any, prompts: list[SuitePrompt], cfg: Any, path: Path, key: str,
+                    desc: str) -> tuple[list[str], dict[str, Any]]:
+    """Responses for ``prompts``, reusing rows cached in ``path`` and appending new ones batch by batch."""
+    from safetyalign.eval.generate import GenerationStats, generate
+    from safetyalign.io import append_jsonl
+
+    cache = _cached(path, key)
+    todo = [i for i, p in enumerate(prompts) if f"{p.id}\x00{p.prompt}" not in cache]
+    if len(todo) < len(prompts):
+        log.info("%s: %d of %d generations reused from %s", desc, len(prompts) - len(todo), len(prompts), path)
+    stats = GenerationStats()
+
+    def save(idx: list[int], responses: list[str]) -> None:
+        for j, resp in zip(idx, responses):
+            p = prompts[todo[j]]
+            cache[f"{p.id}\x00{p.prompt}"] = resp
+            append_jsonl(path, {"id": p.id, "prompt": p.prompt, "response": resp, "gen_key": key})
+
+    if todo:
+        generate(model, tokenizer, [prompts[i].prompt for i in todo], cfg.eval.generation,
+                 system_prompt=cfg.model.system_prompt, max_prompt_length=cfg.model.max_prompt_length, stats=stats,
+                 on_batch=save, desc=desc)
+    stats.extra["reused"] = len(prompts) - len(todo)
+    return [cache[f"{p.id}\x00{p.prompt}"] for p in prompts], stats.to_dict()
+
+
+def run_judges(judges: list[Judge], prompts: list[str], responses: list[str]) -> list[dict[str, dict[str, Any]]]:
+    """``[{judge_name: verdict_dict}]`` per response."""
+    out: list[dict[str, dict[str, Any]]] = [{} for _ in responses]
+    for judge in judges:
+        for row, v in zip(out, judge.judge(prompts, responses)):
+            row[judge.name] = v.to_dict()
+    return out
+
+
+def judge_accuracy() -> dict[str, Any]:
+    """Measured accuracy per judge on the hand-labelled set (written by benchmarks/judge_accuracy.py)."""
+    try:
+        data = json.loads(JUDGE_ACCURACY_FILE.read_text(encoding="utf-8"))
+        return {k: v["accuracy"] for k, v in data.get("judges", {}).items() if isinstance(v, dict)}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tuple[Any, Any]:
+    from safetyalign.models.loading import load_model, load_tokenizer
+
+    if model is None:
+        model = load_model(cfg.model)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(cfg.model)
+    if adapter_dir is not None and not hasattr(model, "peft_config"):
+        from peft import PeftModel
+
+        from safetyalign.errors import ModelLoadError
+
+        if not (Path(adapter_dir) / "adapter_config.json").is_file():
+            raise ModelLoadError(f"{adapter_dir}: no adapter_config.json (not a PEFT adapter folder)")
+        model = PeftModel.from_pretrained(model, str(adapter_dir))
+        model.eval()
+    return model, tokenizer
+
+
+def _judges(cfg: Any) -> tuple[list[Judge], str]:
+    from safetyalign.eval.judges.base import make_judge
+
+    names = list(dict.fromkeys(cfg.eval.judges + [cfg.eval.primary_judge]))
+    kwargs = {"strongreject": getattr(cfg.eval, "strongreject", False)}
+    return [make_judge(n, **kwargs) if n.startswith("llm:") else make_judge(n) for n in names], \
+        cfg.eval.primary_judge
+
+
+def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, adapter_dir: Path | None = None,
+             base_only: bool = False) -> dict[str, Any]:
+    """Generate, judge and score; returns the evaluation_results dict (also written to disk)."""
+    from safetyalign.eval.generate import adapter_disabled
+    from safetyalign.eval.metrics import summarize
+    from safetyalign.io import write_json, write_jsonl
+    from safetyalign.runs import Timings
+
+    run_dir = Path(run_dir)
+    out_dir = run_dir / "eval"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prompts = load_suites(cfg.eval.suites, cfg.eval.max_per_suite, cfg.eval.seed)
+    log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
+    model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
+    has_adapter = hasattr(model, "peft_config") and not base_only
+    adapter = str(adapter_dir) if adapter_dir else ("<in-memory adapter>" if has_adapter else None)
+    judges, primary = _judges(cfg)
+    timings = Timings(run_dir / "timings.json")
+    models = {"base": {"name_or_path": cfg.model.name_or_path, "adapter": None}}
+    if has_adapter:
+        models["tuned"] = {"name_or_path": cfg.model.name_or_path, "adapter": adapter}
+    texts = [p.prompt for p in prompts]
+    per_model: dict[str, list[dict[str, Any]]] = {}
+    gen_stats: dict[str, Any] = {}
+    for key, info in models.items():
+        with timings.stage(f"eval_{key}"):
+            ctx = adapter_disabled(model) if key == "base" else contextlib.nullcontext()
+            with ctx:
+                path = out_dir / f"generations_{key}.jsonl"
+                responses, gen_stats[key] = generate_cached(model, tokenizer, prompts, cfg, path,
+                                                            _gen_key(cfg, info["name_or_path"], info["adapter"]),
+                                                            f"generate {key}")
+            verdicts = run_judges(judges, texts, responses)
+        rows = []
+        for resp, js in zip(responses, verdicts):
+            main = js[primary]
+            rows.append({"response": resp, "verdict": main["verdict"], "refused": main["refused"],
+                         "harmful": main["harmful"], "judges": js})
+        per_model[key] = rows
+        write_jsonl(path, [{**p.to_dict(), **r, "gen_key": _gen_key(cfg, info["name_or_path"], info["adapter"])}
+                           for p, r in zip(prompts, rows)])
+    records = []
+    for i, p in enumerate(prompts):
+        rec = p.to_dict()
+        rec.update({k: per_model[k][i] for k in per_model})
+        records.append(rec)
+    suites: dict[str, dict[str, Any]] = {}
+    for p in prompts:
+        s = suites.setdefault(p.suite, {"n": 0, "expected": p.expected})
+        s["n"] += 1
+        if s["expected"] != p.expected:
+            s["expected"] = "mixed"
+    accuracy = {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]}
+    results = {
+        "schema_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "models": models,
+        "judge": {"primary": primary, "all": [j.name for j in judges], "accuracy": accuracy},
+        "generation": {**vars(cfg.eval.generation), "system_prompt": cfg.model.system_prompt},
+        "generation_stats": gen_stats, "suites": suites,
+        "summary": {k: summarize((r, per_model[k][i]) for i, r in enumerate(p.to_dict() for p in prompts))
+                    for k in per_model},
+        "records": records,
+    }
+    write_json(out_dir / "evaluation_results.json", results)
+    if cfg.eval.output:
+        write_json(Path(cfg.eval.output), results)
+    return results
+
