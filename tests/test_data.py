@@ -296,7 +296,7 @@ def test_exclude_prompts_from_shared_suite(shared_data, tmp_path):
     banned = {normalize_prompt(json.loads(ln)["prompt"]) for ln in suite.open()}
     assert bundle.summary["total"]["skipped"]["in_eval_set"] >= 5
     assert not banned & {normalize_prompt(r["prompt"]) for r in bundle.rows}
-    with pytest.raises(DataError, match="neither a file nor a built-in suite"):
+    with pytest.raises(DataError, match="neither a file nor an evaluation suite"):
         build_dataset(load_config(None, ["data.exclude_prompts_from=[no_such_suite]"]), None)
 
 
@@ -367,3 +367,15 @@ def test_shipped_mix_recipe_builds_bilingual_pairs(shared_data):
     assert len(zh) == 64 and all(in_holdout_part(r["prompt"], "train", 0.5) for r in zh)
     helpful = [r for r in bundle.rows if r["kind"] == "helpful_pairs"]
     assert len(helpful) == 64 and {r["lang"] for r in helpful} == {"en", "zh"}
+
+
+def test_exclude_by_suite_name(shared_data):
+    pytest.importorskip("safetyalign.eval.suites")
+    from safetyalign.data.load import suite_prompts
+
+    advbench = suite_prompts("advbench")
+    assert len(advbench) == 520 and advbench == suite_prompts("shared:advbench/harmful_behaviors.jsonl")
+    cfg = load_config(None, ["data.sources=[{kind: refusal_pairs, path: 'shared:advbench/harmful_behaviors.jsonl', "
+                             "split: 'train[:30]'}]", "data.exclude_prompts_from=[advbench]"])
+    bundle = build_dataset(cfg, None)
+    assert bundle.summary["total"]["skipped"] == {"in_eval_set": 30} and not bundle.rows

@@ -76,6 +76,8 @@ def build_dataset(cfg: Any, run_dir: Path | None = None, tokenizer: Any = None) 
                            draw_samples(mixed, data.num_samples, data.seed))
     log.info("data: %d train / %d eval rows from %d sources (skipped %d)", len(train), len(evals),
              len(summaries), sum(summary["total"]["skipped"].values()))
+    if not mixed:
+        log.warning("data: no usable pairs left; see the skip reasons in data_summary.json")
     if run_dir is not None:
         write_bundle(bundle, Path(run_dir))
     return bundle

@@ -10,13 +10,13 @@ from safetyalign.data.readers import RawRow, read_local, read_source
 from safetyalign.data.sources import CONVERTERS
 from safetyalign.data.split import in_holdout_part, normalize_prompt
 from safetyalign.data.validate import Skip, SkipLog, check_pair
-from safetyalign.errors import DataError
+from safetyalign.errors import DataError, SafetyAlignError
 from safetyalign.logs import get_logger
 from safetyalign.paths import resolve_data_path
 
 log = get_logger(__name__)
 
-PROMPT_COLUMNS = ("prompt", "goal", "Goal", "instruction", "question", "prompts_final", "text", "query")
+PROMPT_COLUMNS = ("prompt", "prompt_en", "goal", "Goal", "instruction", "question", "prompts_final", "text", "query")
 
 
 def source_name(src: SourceConfig, index: int) -> str:
@@ -83,27 +83,33 @@ def _convert_one(raw: RawRow, src: SourceConfig, cfg: DataConfig, convert, exclu
     return pair
 
 
-def suite_path(spec: str) -> Path:
-    """A suite file: a path ('shared:' allowed) or a built-in suite name under safetyalign/eval/suites/."""
+def suite_prompts(spec: str) -> list[Any]:
+    """Prompts of one exclusion entry: a file ('shared:' allowed; every prompt-like column), else an evaluation
+    suite name as ``safetyalign.eval.suites.load_suite`` understands it (``redteam_basic``, ``xsafety_zh@eval``)."""
     path = resolve_data_path(spec)
     if path.exists():
-        return path
+        return [v for raw in read_local(path, display=spec) for col in PROMPT_COLUMNS
+                if isinstance(v := raw.data.get(col), (str, list)) and v]
+    try:
+        from safetyalign.eval.suites import load_suite
+    except ImportError:  # evaluation package not installed: built-in suite files only
+        load_suite = None
+    if load_suite is not None:
+        try:
+            return [p.prompt for p in load_suite(spec)]
+        except SafetyAlignError:
+            pass
     builtin = Path(__file__).resolve().parent.parent / "eval" / "suites" / f"{spec}.jsonl"
     if builtin.is_file():
-        return builtin
-    raise DataError(f"exclude_prompts_from: '{spec}' is neither a file nor a built-in suite name")
+        return [r.data["prompt"] for r in read_local(builtin) if isinstance(r.data.get("prompt"), str)]
+    raise DataError(f"exclude_prompts_from: '{spec}' is neither a file nor an evaluation suite name")
 
 
 def load_excluded_prompts(specs: list[str]) -> set[str]:
-    """Normalised prompts of every row in the given suite files (all prompt-like columns)."""
+    """Normalised prompts of every given suite file or suite name."""
     prompts: set[str] = set()
     for spec in specs:
-        path = suite_path(spec)
-        n = len(prompts)
-        for raw in read_local(path, display=spec):
-            for col in PROMPT_COLUMNS:
-                value = raw.data.get(col)
-                if isinstance(value, (str, list)) and value:
-                    prompts.add(normalize_prompt(value))
-        log.info("exclude_prompts_from %s: %d prompts", spec, len(prompts) - n)
+        found = {normalize_prompt(p) for p in suite_prompts(spec)}
+        log.info("exclude_prompts_from %s: %d prompts", spec, len(found))
+        prompts |= found
     return prompts
