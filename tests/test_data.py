@@ -195,6 +195,20 @@ def test_hh_rlhf_transcripts(shared_data, tmp_path):
     assert all(isinstance(r["prompt"], str) for r in flat) and any("Assistant: " in r["prompt"] for r in flat)
 
 
+def test_preference_formats_trl_implicit_prompt_and_transcripts(tmp_path):
+    conv = {"chosen": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "good"}],
+            "rejected": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "bad"}]}
+    trl = {"prompt": [{"role": "user", "content": "Q2?"}], "chosen": [{"role": "assistant", "content": "yes"}],
+           "rejected": [{"role": "assistant", "content": "no"}]}
+    hh = {"chosen": "\n\nHuman: hi\n\nAssistant: good", "rejected": "\n\nHuman: hi\n\nAssistant: bad"}
+    alpaca = {"instruction": "Sum", "input": "1 and 2", "chosen": "3", "rejected": "4"}
+    path = _write_jsonl(tmp_path / "formats.jsonl", [conv, trl, hh, alpaca])
+    rows, summary = _load(SourceConfig(kind="preference", path=str(path)))
+    assert summary["kept"] == 4
+    assert [(r["prompt"], r["chosen"], r["rejected"]) for r in rows] == [
+        ("Q?", "good", "bad"), ("Q2?", "yes", "no"), ("hi", "good", "bad"), ("Sum\n\n1 and 2", "3", "4")]
+
+
 def test_sharegpt_dpo_demo_and_coconot(shared_data):
     rows, summary = _load(SourceConfig(kind="preference", path="shared:llamafactory-demo/dpo_zh_demo.jsonl"),
                           dedupe=False)

@@ -101,6 +101,8 @@ def convert_preference(row: dict[str, Any], src: SourceConfig, seed: int) -> dic
     """Generic pairs: ``prompt/chosen/rejected`` columns (mapped), ShareGPT ranking or TRL conversational rows."""
     msg_col = column(row, src, "messages")
     prompt_col = column(row, src, "prompt")
+    if not msg_col and not prompt_col:
+        return _implicit_prompt(row, src, seed)
     if msg_col and msg_col in row and not (prompt_col and isinstance(row.get(prompt_col), str)):
         prompt = _messages(row[msg_col], src)
     elif prompt_col and isinstance(row.get(prompt_col), list):  # TRL conversational format
@@ -115,6 +117,21 @@ def convert_preference(row: dict[str, Any], src: SourceConfig, seed: int) -> dic
         pair[name] = _message_text(row[col], name)
     default_cat = "benign" if src.kind == "coconot" else None
     return {**pair, **_meta(row, src, prompt, default_cat)}
+
+
+def _implicit_prompt(row: dict[str, Any], src: SourceConfig, seed: int) -> dict[str, Any]:
+    """No prompt column: hh-style transcripts, or TRL implicit-prompt conversations (shared turns = prompt)."""
+    chosen, rejected = row.get(column(row, src, "chosen") or "chosen"), row.get(column(row, src, "rejected") or "")
+    if isinstance(chosen, str) and chosen.lstrip("\n").startswith("Human:"):
+        return convert_hh(row, src, seed)
+    if not (isinstance(chosen, list) and isinstance(rejected, list) and chosen and rejected):
+        raise Skip("missing_field", "prompt", "no prompt column (set columns.prompt)")
+    if chosen[:-1] != rejected[:-1]:
+        raise Skip("unparseable", "chosen/rejected", "conversations differ before the last turn")
+    prompt = _messages(chosen[:-1], src)
+    pair = {"prompt": prompt, "chosen": _message_text(chosen, "chosen"), "rejected": _message_text(rejected,
+                                                                                                    "rejected")}
+    return {**pair, **_meta(row, src, prompt)}
 
 
 def convert_refusal(row: dict[str, Any], src: SourceConfig, seed: int) -> dict[str, Any]:
