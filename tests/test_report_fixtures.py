@@ -181,10 +181,10 @@ def _data(run: Path, real: bool) -> None:
                                                                                     for _ in range(3)]))
 
 
-def _train(run: Path, real: bool) -> None:
+def _train(run: Path, real: bool, lr: float = 5e-6) -> None:
     rows = []
     for step in range(1, 61):
-        loss = 0.693 * math.exp(-step / 30) + 0.05
+        loss = 0.693 * math.exp(-step * lr / 1.5e-4) + 0.05
         rows.append({"step": step, "epoch": step / 60, "train/loss": round(loss, 4),
                      "train/rewards/chosen": 0.02 * step, "train/rewards/rejected": -0.03 * step,
                      "train/rewards/margins": 0.05 * step, "train/rewards/accuracies": min(1.0, 0.5 + step / 80),
@@ -211,7 +211,7 @@ def make_fake_run(path: Path, stages=ALL_STAGES, real_plots: bool = False, name:
     if "data" in stages:
         _data(run, real_plots)
     if "train" in stages:
-        _train(run, real_plots)
+        _train(run, real_plots, lr)
     recs = _records()
     summary = {"base": _summary({"en": 4, "zh": 1}, {"en": 1, "zh": 1}),
                "tuned": _summary(refused_tuned or {"en": 24, "zh": 13}, {"en": 2, "zh": 1})}

@@ -12,15 +12,14 @@ from safetyalign.report.build import load_css, safe_section
 from safetyalign.report.doc import Block, Cell, Heading, Image, Para, Section, Table, to_html, to_markdown
 from safetyalign.report.loaders import HEADLINE_METRICS, RunData, flatten, load_run, metric
 from safetyalign.report.sections_eval import delta_cell, metric_text, verdict_block
-from safetyalign.report.sections_run import fmt_seconds, not_run
+from safetyalign.report.sections_run import fmt_seconds, not_run, short_value
 
 log = get_logger(__name__)
 VOLATILE_KEYS = ("run.run_dir",)
 
 
 def _short(v: Any) -> str:
-    text = ", ".join(map(str, v)) if isinstance(v, list) else "(unset)" if v is None else str(v)
-    return text if len(text) <= 90 else text[:89] + "…"
+    return short_value(v, 90)
 
 
 def config_diff_section(a: RunData, b: RunData) -> Section:

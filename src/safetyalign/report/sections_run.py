@@ -47,9 +47,20 @@ def fmt_seconds(s: Any) -> str:
     return f"{int(s // 3600)} h {int((s % 3600) // 60)} min"
 
 
-def _short(v: Any, limit: int = 80) -> str:
-    text = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+def _item(v: Any) -> str:
+    if isinstance(v, dict):  # e.g. a data source: name, else kind:path
+        name = v.get("name") or ":".join(str(v[k]) for k in ("kind", "path") if v.get(k))
+        return str(name or v)
+    return str(v)
+
+
+def short_value(v: Any, limit: int = 80) -> str:
+    """A config value on one line: lists joined, dict items by name, long text cut with an ellipsis."""
+    text = "(unset)" if v is None else ", ".join(map(_item, v)) if isinstance(v, list) else _item(v)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_short = short_value
 
 
 def config_section(run: RunData) -> Section:
@@ -128,6 +139,22 @@ def _split_table(title: str, split: dict[str, Any]) -> Table:
     return Table(headers, rows, caption=f"Split by {title.lower()}")
 
 
+def _sources_table(summ: dict[str, Any]) -> Table | None:
+    """Read / kept / used / skipped per source with the skip reasons."""
+    srcs = [s for s in summ.get("sources") or [] if isinstance(s, dict)]
+    has_used = any("used" in s for s in srcs)
+    rows = []
+    for src in srcs:
+        skipped = src.get("skipped") or {}
+        n_skip = sum(v for v in skipped.values() if isinstance(v, (int, float)))
+        why = ", ".join(f"{k}: {v}" for k, v in skipped.items() if v) or "—"
+        row = [str(src.get("name", "?")), str(src.get("kind", "")), fmt_num(src.get("read", "—")),
+               fmt_num(src.get("kept", "—"))] + ([fmt_num(src.get("used", "—"))] if has_used else [])
+        rows.append(row + [fmt_num(n_skip), why])
+    headers = ["Source", "Kind", "Read", "Kept"] + (["Used"] if has_used else []) + ["Skipped", "Skip reasons"]
+    return Table(headers, rows, caption="Sources") if rows else None
+
+
 def _length_bias_table(stats: dict[str, Any]) -> Table | None:
     bias = stats.get("length_bias")
     if not isinstance(bias, dict):
@@ -172,31 +199,23 @@ def data_section(run: RunData) -> Section:
         sec.blocks.append(Para(f"{fmt_num(total.get('read', '?'))} rows read, {fmt_num(total.get('kept', '?'))} "
                                f"kept; {fmt_num(summ.get('train_rows', '?'))} training pairs, "
                                f"{fmt_num(summ.get('eval_rows', '?'))} held-out pairs."))
-        rows = []
-        for src in summ.get("sources") or []:
-            if not isinstance(src, dict):
-                continue
-            skipped = src.get("skipped") or {}
-            n_skip = sum(v for v in skipped.values() if isinstance(v, (int, float)))
-            why = ", ".join(f"{k}: {v}" for k, v in skipped.items() if v) or "—"
-            rows.append([str(src.get("name", "?")), str(src.get("kind", "")), fmt_num(src.get("read", "—")),
-                         fmt_num(src.get("kept", "—")), fmt_num(n_skip), why])
-        if rows:
-            sec.blocks.append(Table(["Source", "Kind", "Read", "Kept", "Skipped", "Skip reasons"], rows,
-                                    caption="Sources"))
-        reasons = _reason_table(total.get("skipped") or {})
-        if reasons:
-            sec.blocks.append(reasons)
+        if table := _sources_table(summ):
+            sec.blocks.append(table)
+    side: list = [t for t in [_reason_table(((summ or {}).get("total") or {}).get("skipped") or {})] if t]
+    if summ and not stats.get("by_lang") and isinstance(summ.get("by_lang"), dict) and summ["by_lang"]:
+        stats = {**stats, "by_lang": summ["by_lang"]}
+    if facts := _data_facts(stats):
+        side.append(Note("Data checks", facts, kind="info"))
     for names, title in ((("by_lang", "per_language", "languages"), "Language"),
                          (("by_category", "per_category", "categories"), "Category"),
                          (("by_source", "per_source"), "Source")):
         split = _split_from_stats(stats, names)
         if split:
-            sec.blocks.append(_split_table(title, split))
+            side.append(_split_table(title, split))
     if bias := _length_bias_table(stats):
-        sec.blocks.append(bias)
-    if facts := _data_facts(stats):
-        sec.blocks.append(Note("Data checks", facts, kind="info"))
+        side.append(bias)
+    if side:
+        sec.blocks.append(Columns(side))
     images = [Image(path, caption, caption) for name, caption in DATA_PLOTS if (path := run.plot(name))]
     if images:
         sec.blocks.append(Gallery(images))
