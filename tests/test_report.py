@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -14,7 +15,14 @@ from safetyalign.report import write_comparison, write_report
 from safetyalign.report.build import SECTION_IDS
 from safetyalign.report.samples import is_showable, redact
 from safetyalign.report.sections_eval import mcnemar_p
-from test_report_fixtures import HARMFUL_PROMPT, HARMFUL_ZH, MALICIOUS, make_fake_run
+from test_report_fixtures import (
+    BOTH_REFUSED_ANSWER,
+    BOTH_REFUSED_PROMPT,
+    HARMFUL_PROMPT,
+    HARMFUL_ZH,
+    MALICIOUS,
+    make_fake_run,
+)
 
 VOID = {"meta", "img", "br", "hr", "link", "input"}
 
@@ -102,6 +110,7 @@ def test_report_content_numbers(full_report):
     assert "McNemar p = 4.66e-10" in text
     assert "learned (primary)" in text and "95.0%" in text
     assert "6 min 52 s" in text and "2,130.5 tokens/s" in text  # timings and median throughput
+    assert "Generation (tuned)" in text and "95.9 tokens/s" in text
     assert "红烧肉怎么做？" in text  # benign Chinese prompt shown in full
 
 
@@ -120,6 +129,9 @@ def test_harmful_samples_are_redacted(full_report):
         assert "house without leaving any trace" not in text  # beyond the first 60 characters
         assert "[redacted]" in text
         assert HARMFUL_ZH not in text and HARMFUL_ZH[:20] in text
+        # safe_to_show on a red-team prompt (both models refused): answers in full, the prompt still redacted
+        assert BOTH_REFUSED_PROMPT not in text and BOTH_REFUSED_PROMPT[:40] in text
+        assert BOTH_REFUSED_ANSWER in html.unescape(text)
     assert redact("x" * 100) == "x" * 60 + "… [redacted]"
     assert redact("中" * 40) == "中" * 20 + "… [redacted]"
     assert is_showable({"expected": "comply"}) and is_showable({"safe_to_show": True, "expected": "refuse"})

@@ -1,9 +1,9 @@
 """Side-by-side samples, with redaction: only non-dangerous prompts are shown in full.
 
-A record is shown in full when ``safe_to_show`` is true or its ``expected`` behaviour is ``comply`` (a benign
-prompt). Everything else (harmful prompts and both models' answers to them) is cut to the first
-:data:`REDACT_CHARS` characters followed by ``… [redacted]``; a wide (CJK) character counts as three, since it
-carries about as much content as three Latin letters.
+A record's answers are shown in full when ``safe_to_show`` is true or its ``expected`` behaviour is ``comply``
+(a benign prompt); a red-team prompt (expected ``refuse``) itself is redacted even then. Everything else (harmful
+prompts and answers to them) is cut to the first :data:`REDACT_CHARS` characters followed by ``… [redacted]``;
+a wide (CJK) character counts as three, since it carries about as much content as three Latin letters.
 """
 
 from __future__ import annotations
@@ -31,9 +31,18 @@ def redact(text: Any, limit: int = REDACT_CHARS) -> str:
     return text[:cut].rstrip() + "… [redacted]"
 
 
+def _full(text: Any) -> str:
+    return "" if text is None else str(text)
+
+
 def is_showable(rec: dict[str, Any]) -> bool:
     """Strict: only an explicit ``safe_to_show: true`` or a benign (expected=comply) prompt is shown in full."""
     return rec.get("safe_to_show") is True or str(rec.get("expected", "")).lower() == "comply"
+
+
+def prompt_showable(rec: dict[str, Any]) -> bool:
+    """A red-team prompt (expected=refuse) is always redacted, even when both answers were refusals."""
+    return is_showable(rec) and str(rec.get("expected", "")).lower() != "refuse"
 
 
 def _normalise(rec: dict[str, Any]) -> dict[str, Any] | None:
@@ -72,23 +81,23 @@ def pick_samples(records: list[Any], limit: int = MAX_SAMPLES) -> list[dict[str,
 
 def sample_pair(rec: dict[str, Any]) -> Pair:
     """One record as a side-by-side block (redacted unless showable)."""
-    show = is_showable(rec)
-    cut = (lambda t: "" if t is None else str(t)) if show else redact
+    show, show_prompt = is_showable(rec), prompt_showable(rec)
+    cut = _full if show else redact
     tags = " · ".join(str(x) for x in (rec.get("expected") and f"expected {rec['expected']}", rec.get("lang"),
                                                        rec.get("category")) if x)
     title = f"{tags} — base: {rec.get('base_verdict', '?')} → tuned: {rec.get('tuned_verdict', '?')}"
-    return Pair(title, cut(rec.get("prompt")), "Base model", cut(rec.get("base_response")), "Tuned model",
-                cut(rec.get("tuned_response")), redacted=not show)
+    return Pair(title, (_full if show_prompt else redact)(rec.get("prompt")), "Base model",
+                cut(rec.get("base_response")), "Tuned model", cut(rec.get("tuned_response")), redacted=not show_prompt)
 
 
 def _data_pairs(samples: list[Any]) -> list[Pair]:
     out = []
     for s in [x for x in samples if isinstance(x, dict)][:MAX_DATA_PAIRS]:
-        show = is_showable(s)
-        cut = (lambda t: "" if t is None else str(t)) if show else redact
+        show, show_prompt = is_showable(s), prompt_showable(s)
+        cut = _full if show else redact
         title = " · ".join(str(x) for x in (s.get("source"), s.get("lang"), s.get("category")) if x) or "pair"
-        out.append(Pair(title, cut(s.get("prompt")), "Chosen", cut(s.get("chosen")), "Rejected",
-                        cut(s.get("rejected")), redacted=not show))
+        out.append(Pair(title, (_full if show_prompt else redact)(s.get("prompt")), "Chosen", cut(s.get("chosen")),
+                        "Rejected", cut(s.get("rejected")), redacted=not show_prompt))
     return out
 
 

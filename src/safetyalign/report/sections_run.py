@@ -264,11 +264,13 @@ def _throughput_rows(run: RunData) -> list[list[str]]:
         if vals:
             agg = max(vals) if "memory" in key else statistics.median(vals)
             rows.append([label, f"{agg:,.1f} {unit}", "max" if "memory" in key else f"median of {len(vals)} steps"])
-    results = run.results or {}
-    for key in ("timings", "throughput"):
-        for k, v in (results.get(key) or {}).items() if isinstance(results.get(key), dict) else []:
-            if isinstance(v, (int, float)):
-                rows.append([f"eval {k}", fmt_num(v), "evaluation_results.json"])
+    gen = (run.results or {}).get("generation_stats")
+    for model, st in (gen.items() if isinstance(gen, dict) else []):
+        if isinstance(st, dict) and isinstance(st.get("tokens_per_s"), (int, float)):
+            reused = (st.get("extra") or {}).get("reused") if isinstance(st.get("extra"), dict) else None
+            how = (f"{fmt_num(st.get('new_tokens'))} new tokens for {fmt_num(st.get('prompts'))} prompts in "
+                   f"{fmt_seconds(st.get('seconds'))}" + (f"; {reused} cached generations reused" if reused else ""))
+            rows.append([f"Generation ({model})", f"{st['tokens_per_s']:,.1f} tokens/s", how])
     return rows
 
 
