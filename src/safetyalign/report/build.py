@@ -6,6 +6,7 @@ malformed shows the error instead of breaking the whole report.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -89,6 +90,15 @@ def build_sections(run: RunData) -> tuple[list[Block], list[Section]]:
     return top, sections
 
 
+def make_readable(*paths: Path | None) -> None:
+    """Atomic writes create 0600 files; reports are meant to be shared, so apply the usual umask mode."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in paths:
+        if p is not None and p.is_file():
+            os.chmod(p, 0o666 & ~mask)
+
+
 def write_report(run_dir: Path) -> tuple[Path, Path]:
     """Write ``report.html`` and ``report.md`` into ``run_dir`` (and ``plots/safety_comparison.png``).
 
@@ -102,5 +112,6 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     title = "SafetyAlign run report"
     html_path = atomic_write_text(run_dir / "report.html", to_html(title, sections, load_css(), subtitle(run), top))
     md_path = atomic_write_text(run_dir / "report.md", to_markdown(title, sections, run_dir, subtitle(run), top))
+    make_readable(html_path, md_path, run.plot("safety_comparison.png"))
     log.info("report written: %s and %s", html_path, md_path)
     return html_path, md_path

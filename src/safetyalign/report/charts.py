@@ -87,7 +87,8 @@ def safety_chart(summary: dict[str, dict[str, Any]], out_path: Path) -> Path | N
         ax.spines[["top", "right"]].set_visible(False)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, [f"{lbl} model" for lbl in labels], loc="upper right", ncol=len(models), frameon=False)
-    fig.suptitle("Safety before vs after DPO (bars: rate, whiskers: 95% CI)", fontsize=14, x=0.02, ha="left")
+    what = "Safety before vs after DPO" if len(models) == 2 else f"Safety of the {models[0]} model"
+    fig.suptitle(f"{what} (bars: rate, whiskers: 95% CI)", fontsize=14, x=0.02, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return _save(fig, out_path)
 

@@ -8,7 +8,7 @@ from typing import Any
 from safetyalign.errors import SafetyAlignError
 from safetyalign.io import atomic_write_text
 from safetyalign.logs import get_logger
-from safetyalign.report.build import load_css, safe_section
+from safetyalign.report.build import load_css, make_readable, safe_section
 from safetyalign.report.doc import Block, Cell, Heading, Image, Para, Section, Table, to_html, to_markdown
 from safetyalign.report.loaders import HEADLINE_METRICS, RunData, flatten, load_run, metric
 from safetyalign.report.sections_eval import delta_cell, metric_text, verdict_block
@@ -120,5 +120,6 @@ def write_comparison(run_a: Path, run_b: Path, out_dir: Path) -> tuple[Path, Pat
     title = f"SafetyAlign comparison: {a.name} vs {b.name}"
     html_path = atomic_write_text(out_dir / "comparison.html", to_html(title, sections, load_css(), top=top))
     md_path = atomic_write_text(out_dir / "comparison.md", to_markdown(title, sections, out_dir, top=top))
+    make_readable(html_path, md_path, out_dir / "loss_comparison.png")
     log.info("comparison written: %s and %s", html_path, md_path)
     return html_path, md_path
