@@ -65,7 +65,8 @@ def plot_categories(rows: list[dict[str, Any]], path: Path, top: int = 20) -> Pa
     plt = _plt()
     has_cat = any(r.get("category") for r in rows)
     key = "category" if has_cat else "source"
-    counts = Counter(str(r.get(key) or "(no category)") for r in rows).most_common(top)
+    all_counts = Counter(str(r.get(key) or "(no category)") for r in rows)
+    counts = all_counts.most_common(top)
     fig, ax = plt.subplots(figsize=(9, 0.35 * max(4, len(counts)) + 1.2))
     labels = [k if len(k) <= 40 else k[:37] + "..." for k, _ in counts][::-1]
     values = [v for _, v in counts][::-1]
@@ -75,7 +76,7 @@ def plot_categories(rows: list[dict[str, Any]], path: Path, top: int = 20) -> Pa
     ax.set_xlabel("pairs (count)")
     ax.set_ylabel(key)
     title = "Pairs per category" if has_cat else "Pairs per source (this data has no category labels)"
-    ax.set_title(f"{title}, top {len(counts)}")
+    ax.set_title(f"{title}, top {top} of {len(all_counts)}" if len(all_counts) > top else title)
     fig.tight_layout()
     out = _save(fig, path)
     plt.close(fig)
