@@ -393,3 +393,20 @@ def test_exclude_by_suite_name(shared_data):
                              "split: 'train[:30]'}]", "data.exclude_prompts_from=[advbench]"])
     bundle = build_dataset(cfg, None)
     assert bundle.summary["total"]["skipped"] == {"in_eval_set": 30} and not bundle.rows
+
+
+def test_hub_source_goes_through_datasets(monkeypatch, shared_data):
+    import datasets
+
+    calls = []
+    original = _original(shared_data)
+
+    def fake_load_dataset(name, subset=None, split=None, data_dir=None):
+        calls.append((name, subset, split, data_dir))
+        return original[:20]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    cfg = load_config(None, ["data.eval_fraction=0"])  # default source: PKU-Alignment/PKU-SafeRLHF-10K train[:2000]
+    bundle = build_dataset(cfg, None)
+    assert calls == [("PKU-Alignment/PKU-SafeRLHF-10K", None, "train[:2000]", None)]
+    assert bundle.summary["sources"][0]["read"] == 20 and len(bundle.train) == 20
