@@ -183,6 +183,21 @@ def test_base_only_eval_and_broken_files(tmp_path):
     assert "Verdict: not available" in text
 
 
+def test_binary_garbage_in_model_output(tmp_path):
+    import json
+
+    run = make_fake_run(tmp_path / "run", stages=("compare",))
+    path = run / "eval" / "compare_results.json"
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    obj["records"][2]["base_response"] = "ok\x00\x1b[31m \ud800 ]]> &amp; end"  # NUL, ESC, lone surrogate
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    html_path, md_path = write_report(run)
+    text = html_path.read_text(encoding="utf-8")
+    _check_html(text)
+    assert "ok[31m ? ]]&gt; &amp;amp; end" in text
+    assert "\x00" not in md_path.read_text(encoding="utf-8")
+
+
 def test_section_failure_is_contained(tmp_path):
     run = make_fake_run(tmp_path / "run", stages=("config", "compare"))
     import json

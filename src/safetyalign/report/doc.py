@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,8 +103,17 @@ class Section:
     blocks: list[Block] = field(default_factory=list)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: object) -> str:
+    """Any text made safe to write: control characters dropped, lone surrogates replaced (model output)."""
+    s = _CONTROL.sub("", str(text))
+    return s.encode("utf-8", "replace").decode("utf-8") if any("\ud800" <= c <= "\udfff" for c in s) else s
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(clean_text(text), quote=True)
 
 
 def _cell_html(cell: Cell | str, tag: str) -> str:
@@ -177,12 +187,12 @@ def to_html(title: str, sections: list[Section], css: str, subtitle: str = "", t
         parts += [block_html(b) for b in s.blocks]
         parts.append("</section>")
     parts += ["</main>", "</body>", "</html>", ""]
-    return "\n".join(parts)
+    return clean_text("\n".join(parts))
 
 
 def _md_text(text: object) -> str:
     """Plain text for Markdown: raw HTML in model output is neutralised (``<`` becomes ``&lt;``)."""
-    return str(text).replace("\r", "").replace("<", "&lt;")
+    return clean_text(text).replace("\r", "").replace("<", "&lt;")
 
 
 def _md_cell(cell: Cell | str) -> str:
@@ -218,7 +228,7 @@ def block_markdown(block: Block, md_dir: Path) -> str:
         return "\n\n".join(block_markdown(b, md_dir) for b in block.blocks)
     if isinstance(block, Code):
         fence = "~~~~" if "```" in block.text else "```"
-        body = f"{fence}\n{block.text.rstrip()}\n{fence}"
+        body = f"{fence}\n{clean_text(block.text).rstrip()}\n{fence}"
         return f"<details><summary>{block.summary}</summary>\n\n{body}\n\n</details>" if block.summary else body
     if isinstance(block, Note):
         icon = {"pass": "✅", "mixed": "⚠️", "fail": "❌", "notrun": "⏭️"}.get(block.kind, "ℹ️")
@@ -241,4 +251,4 @@ def to_markdown(title: str, sections: list[Section], md_dir: Path, subtitle: str
     for s in sections:
         parts.append(f'<a id="{s.id}"></a>\n\n## {s.title}')
         parts += [block_markdown(b, md_dir) for b in s.blocks]
-    return "\n\n".join(parts) + "\n"
+    return clean_text("\n\n".join(parts) + "\n")
