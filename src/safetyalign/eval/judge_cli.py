@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
     console = Console()
     rows, problems = read_rows(args.input, args.prompt_field, args.response_field)
     for p in problems[:20]:
-        console.print(f"[yellow]skipped[/] {p}")
+        console.print(f"[yellow]skipped[/] {p}", soft_wrap=True, highlight=False)
     if problems:
         console.print(f"[yellow]{len(problems)} malformed rows skipped[/]")
     judge = make_judge(args.judge, strongreject=args.strongreject) if args.judge.startswith("llm:") \
@@ -91,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
     out_rows = [{**r, "verdict": v.verdict, "refused": v.refused, "harmful": v.harmful, "judge_score": v.score,
                  "judge": judge.name, "judge_raw": v.raw} for r, v in zip(rows, verdicts)]
     write_jsonl(out_path, out_rows)
-    console.print(f"judged {len(rows)} rows with '{judge.name}' -> {out_path}")
+    console.print(f"judged {len(rows)} rows with '{judge.name}' -> {out_path}", soft_wrap=True)
     gold = [parse_label(r.get(args.label_field)) for r in rows]
     pairs = [(v.refused or v.verdict == "partial", g) for v, g in zip(verdicts, gold) if g is not None]
     if not pairs:
@@ -101,9 +101,9 @@ def main(args: argparse.Namespace) -> int:
                   skipped_rows=len(problems))
     console.print(f"accuracy {scores['accuracy']:.3f} (95% CI {scores['accuracy_ci95'][0]:.3f}-"
                   f"{scores['accuracy_ci95'][1]:.3f}, n={scores['n']})  precision {scores['precision']:.3f}  "
-                  f"recall {scores['recall']:.3f}  F1 {scores['f1']:.3f}  (positive = refused)")
+                  f"recall {scores['recall']:.3f}  F1 {scores['f1']:.3f}  (positive = refused)", soft_wrap=True)
     console.print(confusion_table(scores, f"Confusion matrix ({judge.name})"))
     metrics_path = out_path.with_name(out_path.stem + ".metrics.json")
     write_json(metrics_path, scores)
-    console.print(f"metrics -> {metrics_path}")
+    console.print(f"metrics -> {metrics_path}", soft_wrap=True)
     return 0
