@@ -17,8 +17,9 @@ from safetyalign.logs import get_logger
 from safetyalign.report.doc import Block, Note, Section, to_html, to_markdown
 from safetyalign.report.loaders import RunData, load_run
 from safetyalign.report.samples import samples_section
+from safetyalign.report.sections_data import data_section
 from safetyalign.report.sections_eval import evaluation_section, judge_section, transitions_section, verdict_block
-from safetyalign.report.sections_run import config_section, data_section, timings_section, training_section
+from safetyalign.report.sections_run import config_section, timings_section, training_section
 
 log = get_logger(__name__)
 SECTION_IDS = ["config", "data", "training", "evaluation", "transitions", "samples", "judge", "timings"]
