@@ -112,6 +112,36 @@ def clean_text(text: object) -> str:
     return s.encode("utf-8", "replace").decode("utf-8") if any("\ud800" <= c <= "\udfff" for c in s) else s
 
 
+def png_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from a PNG header, or None for anything else."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def layout_images(images: list[Image], wide_ratio: float = 1.8) -> list[Block]:
+    """Wide (multi-panel) images full width; runs of the others two per row in a :class:`Gallery`."""
+    out: list[Block] = []
+    run: list[Image] = []
+    for img in images:
+        size = png_size(img.path)
+        if size and size[1] and size[0] / size[1] >= wide_ratio:
+            if run:
+                out.append(Gallery(run) if len(run) > 1 else run[0])
+                run = []
+            out.append(img)
+        else:
+            run.append(img)
+    if run:
+        out.append(Gallery(run))
+    return out
+
+
 def _e(text: object) -> str:
     return html.escape(clean_text(text), quote=True)
 

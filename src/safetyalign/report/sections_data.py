@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from safetyalign.report.doc import Columns, Gallery, Image, Note, Para, Section, Table
+from safetyalign.report.doc import Columns, Image, Note, Para, Section, Table, layout_images
 from safetyalign.report.loaders import RunData
 from safetyalign.report.sections_run import fmt_num, not_run
 
@@ -139,6 +139,5 @@ def data_section(run: RunData) -> Section:
     if side:
         sec.blocks.append(Columns(side))
     images = [Image(path, caption, caption) for name, caption in DATA_PLOTS if (path := run.plot(name))]
-    if images:
-        sec.blocks.append(Gallery(images))
+    sec.blocks += layout_images(images)
     return sec

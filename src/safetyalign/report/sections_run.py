@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from safetyalign.report.doc import Cell, Code, Columns, Gallery, Heading, Image, Note, Para, Section, Table
+from safetyalign.report.doc import Cell, Code, Columns, Heading, Image, Note, Para, Section, Table, layout_images
 from safetyalign.report.loaders import RunData, flatten
 
 KEY_CONFIG = ["model.name_or_path", "data.sources", "lora.r", "lora.alpha", "train.lr", "train.beta",
@@ -113,8 +113,7 @@ def training_section(run: RunData) -> Section:
         steps = [r["step"] for r in run.metrics if isinstance(r.get("step"), (int, float))]
         sec.blocks.append(Para(f"{len(run.metrics)} logged rows, last step {max(steps) if steps else '?'}."))
         sec.blocks.append(Table(["Metric", "First", "Last", "Change", "Min", "Max"], rows))
-    if plots:
-        sec.blocks.append(Gallery([Image(p, p.stem.replace("_", " ").capitalize(), "") for p in plots]))
+    sec.blocks += layout_images([Image(p, p.stem.replace("_", " ").capitalize(), "") for p in plots])
     ts = {k: v for k, v in flatten(run.training_summary or {}).items() if not k.startswith("final_metrics")}
     scalars = [[k, fmt_num(v)] for k, v in ts.items() if isinstance(v, (int, float, str, bool)) and v is not None]
     if scalars:
