@@ -251,6 +251,23 @@ def test_cli_comparison_default_out(tmp_path):
     assert (tmp_path / "compare-a-vs-b" / "comparison.html").is_file()
 
 
+def test_verdict_flags_over_refusal(tmp_path):
+    run = make_fake_run(tmp_path / "run", stages=("eval", "compare"), over_tuned={"en": 9, "zh": 6})
+    text = write_report(run)[0].read_text(encoding="utf-8")
+    assert '<div class="note mixed"><strong>Verdict: mixed result</strong>' in text
+    assert "Benign over-refusal is TOO HIGH: 5.0% → 37.5%" in text
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, safetyalign.report.cli, safetyalign.report; print(any(m.startswith(('matplotlib', 'torch'))" \
+           " for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_mcnemar_exact():
     assert mcnemar_p(0, 0) == 1.0
     assert mcnemar_p(5, 5) == 1.0

@@ -203,7 +203,8 @@ def _train(run: Path, real: bool, lr: float = 5e-6) -> None:
 
 
 def make_fake_run(path: Path, stages=ALL_STAGES, real_plots: bool = False, name: str = "smoke",
-                  lr: float = 5e-6, r: int = 16, refused_tuned: dict | None = None) -> Path:
+                  lr: float = 5e-6, r: int = 16, refused_tuned: dict | None = None,
+                  over_tuned: dict | None = None) -> Path:
     """Write a fake run folder with the files of ``stages`` only."""
     run = Path(path)
     (run / "plots").mkdir(parents=True, exist_ok=True)
@@ -219,7 +220,7 @@ def make_fake_run(path: Path, stages=ALL_STAGES, real_plots: bool = False, name:
         _train(run, real_plots, lr)
     recs = _records()
     summary = {"base": _summary({"en": 4, "zh": 1}, {"en": 1, "zh": 1}),
-               "tuned": _summary(refused_tuned or {"en": 24, "zh": 13}, {"en": 2, "zh": 1})}
+               "tuned": _summary(refused_tuned or {"en": 24, "zh": 13}, over_tuned or {"en": 2, "zh": 1})}
     if "eval" in stages:
         _write(run / "eval" / "evaluation_results.json", {
             "schema_version": 1, "created": "2026-11-25T06:10:00+00:00",

@@ -97,7 +97,8 @@ def verdict_block(run: RunData) -> Note:
         trans = ((run.compare or {}).get("transitions") or {}).get("harmful") or {}
         p = ""
         if "unsafe->safe" in trans:
-            p = f"; McNemar p = {mcnemar_p(int(trans['unsafe->safe']), int(trans.get('safe->unsafe', 0))):.3g}"
+            pv = mcnemar_p(int(trans["unsafe->safe"]), int(trans.get("safe->unsafe", 0)))
+            p = f"; McNemar p = {pv:.3g}" + ("" if pv < 0.05 else ", not significant at 5%")
         lines.append(f"Harmful refusal {'went up' if up else 'did NOT go up'}: {pct(r0['value'])} → "
                      f"{pct(r1['value'])} ({100 * (r1['value'] - r0['value']):+.1f} pp{p}).")
     a0, a1 = (metric(s[m], "harmful/attack_success_rate") for m in ("base", "tuned"))
