@@ -102,3 +102,11 @@ def test_cli_bad_override_is_one_line_and_nonzero():
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0
     assert res.stderr.startswith("error: ") and "train.max_steps" in res.stderr
+
+
+def test_indexed_list_override():
+    cfg = load_config(None, ["data.sources[0].path=shared:pku-saferlhf/safer_pairs.jsonl"])
+    assert cfg.data.sources[0].path == "shared:pku-saferlhf/safer_pairs.jsonl"
+    assert cfg.data.sources[0].kind == "pku_saferlhf"  # the rest of the default source is kept
+    with pytest.raises(ConfigError, match=r"index \[5\] is out of range"):
+        load_config(None, ["data.sources[5].path=x"])

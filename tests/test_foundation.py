@@ -89,3 +89,13 @@ def test_requirements_pin_what_pyproject_needs():
 def test_write_json_is_utf8(tmp_path):
     p = write_json(tmp_path / "x.json", {"zh": "拒绝"})
     assert "拒绝" in p.read_text(encoding="utf-8")
+
+
+def test_atomic_write_uses_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    p = atomic_write_text(tmp_path / "perm.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask

@@ -45,7 +45,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Load an experiment YAML (or the defaults when ``path`` is None) and apply dotted overrides."""
     raw = read_yaml(path) if path else {}
     source = str(path) if path else "<defaults>"
-    raw = apply_overrides(raw, list(overrides or []), source=source)
+    raw = apply_overrides(raw, list(overrides or []), source=source, defaults=to_dict(ExperimentConfig()))
     return from_dict(ExperimentConfig, raw, source=source)
 
 

@@ -7,7 +7,9 @@ names the key and the file.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -137,19 +139,58 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "<override>") -> dict[str, Any]:
-    """Apply dotted overrides to a raw config dict (before typing, so the typed build validates them)."""
+_INDEXED = re.compile(r"^([^\[\]]+)((?:\[\d+\])*)$")
+
+
+def _steps(path: list[str], text: str, source: str) -> list[str | int]:
+    """``["data", "sources[0]", "path"]`` -> ``["data", "sources", 0, "path"]``."""
+    steps: list[str | int] = []
+    for part in path:
+        m = _INDEXED.match(part)
+        if not m:
+            raise ConfigError(f"{source}: override '{text}': bad key part '{part}'")
+        steps.append(m.group(1))
+        steps += [int(i) for i in re.findall(r"\d+", m.group(2))]
+    return steps
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "<override>",
+                    defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Apply dotted overrides (``a.b=1``, ``data.sources[0].path=x``) to a raw config dict, before typing.
+
+    A list indexed by an override but absent from the file is first copied from ``defaults`` (the resolved
+    default config as a dict), so ``data.sources[0].path=...`` also works on a config that does not list sources.
+    """
     for text in overrides:
         path, value = parse_override(text)
-        node = data
-        for part in path[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"{source}: override '{text}': '{part}' is not a section")
+        steps = _steps(path, text, source)
+        node: Any = data
+        dnode: Any = defaults
+        for step, nxt in zip(steps[:-1], steps[1:]):
+            if isinstance(step, int):
+                if not isinstance(node, list) or step >= len(node):
+                    raise ConfigError(f"{source}: override '{text}': index [{step}] is out of range")
+                child = node[step]
+                dnode = dnode[step] if isinstance(dnode, list) and step < len(dnode) else None
+            else:
+                if not isinstance(node, dict):
+                    raise ConfigError(f"{source}: override '{text}': '{step}' is not a section")
+                child = node.get(step)
+                dchild = dnode.get(step) if isinstance(dnode, dict) else None
+                if child is None:
+                    child = copy.deepcopy(dchild) if isinstance(nxt, int) and isinstance(dchild, list) else {}
+                    node[step] = child
+                dnode = dchild
+            if isinstance(nxt, int) and not isinstance(child, list):
+                raise ConfigError(f"{source}: override '{text}': '{step}' is not a list")
+            if isinstance(nxt, str) and not isinstance(child, dict):
+                raise ConfigError(f"{source}: override '{text}': '{step}' is not a section")
             node = child
-        node[path[-1]] = value
+        last = steps[-1]
+        if isinstance(last, int):
+            if last >= len(node):
+                raise ConfigError(f"{source}: override '{text}': index [{last}] is out of range")
+        node[last] = value
     return data
 
 
