@@ -22,7 +22,8 @@ from safetyalign.report.sections_eval import evaluation_section, judge_section, 
 from safetyalign.report.sections_run import config_section, timings_section, training_section
 
 log = get_logger(__name__)
-SECTION_IDS = ["config", "data", "training", "evaluation", "transitions", "samples", "judge", "timings"]
+# results first (what a reader opens the report for), provenance last
+SECTION_IDS = ["evaluation", "transitions", "judge", "training", "data", "samples", "timings", "config"]
 
 
 def load_css() -> str:
@@ -71,14 +72,14 @@ def build_sections(run: RunData) -> tuple[list[Block], list[Section]]:
     """The verdict box and all sections of a single-run report."""
     chart = _chart(run)
     builders: list[tuple[str, str, Callable[[], Section]]] = [
-        ("config", "Run config and versions", lambda: config_section(run)),
-        ("data", "Data", lambda: data_section(run)),
-        ("training", "Training", lambda: training_section(run)),
         ("evaluation", "Evaluation: base vs tuned", lambda: evaluation_section(run, chart)),
         ("transitions", "Transitions", lambda: transitions_section(run)),
-        ("samples", "Samples", lambda: samples_section(run.compare, run.results, run.samples)),
         ("judge", "Judge", lambda: judge_section(run)),
+        ("training", "Training", lambda: training_section(run)),
+        ("data", "Data", lambda: data_section(run)),
+        ("samples", "Samples", lambda: samples_section(run.compare, run.results, run.samples)),
         ("timings", "Timings and throughput", lambda: timings_section(run)),
+        ("config", "Run config and versions", lambda: config_section(run)),
     ]
     sections = [safe_section(sid, title, fn) for sid, title, fn in builders]
     top: list[Block] = []
