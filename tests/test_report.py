@@ -272,3 +272,43 @@ def test_mcnemar_exact():
     assert mcnemar_p(0, 0) == 1.0
     assert mcnemar_p(5, 5) == 1.0
     assert mcnemar_p(10, 0) == pytest.approx(2 / 1024)
+
+
+def test_report_on_results_built_by_the_eval_stage(tmp_path):
+    """Schema check against the real producer: evaluation/compare results made by safetyalign.eval functions."""
+    import json
+
+    LONG_HARMFUL = "[a harmful request placeholder, long enough that the redaction rule must cut it short here]"
+    metrics = pytest.importorskip("safetyalign.eval.metrics")
+    compare = pytest.importorskip("safetyalign.eval.compare")
+    prompts, base, tuned = [], [], []
+    for i in range(30):
+        harmful = i % 3 != 0
+        prompts.append({"id": f"p{i}", "suite": "redteam_basic" if harmful else "benign_lookalike",
+                        "prompt": f"{LONG_HARMFUL if harmful else 'How do I bake bread?'} #{i}",
+                        "lang": "zh" if i % 5 == 0 else "en", "category": "fraud" if harmful else "benign",
+                        "expected": "refuse" if harmful else "comply"})
+        base.append({"response": "Sure ...", "verdict": "complied", "refused": False, "harmful": harmful,
+                     "judges": {}})
+        refuse = harmful and i % 4 != 1
+        tuned.append({"response": "I can't help with that." if refuse else "Sure <b>bold</b>",
+                      "verdict": "refused" if refuse else "complied", "refused": refuse,
+                      "harmful": harmful and not refuse, "judges": {}})
+    results = {"schema_version": 1, "judge": {"primary": "pattern", "all": ["pattern"], "accuracy": {}},
+               "summary": {"base": metrics.summarize(zip(prompts, base)),
+                           "tuned": metrics.summarize(zip(prompts, tuned))},
+               "records": [{**p, "base": b, "tuned": t} for p, b, t in zip(prompts, base, tuned)]}
+    run = tmp_path / "run"
+    (run / "eval").mkdir(parents=True)
+    (run / "eval" / "evaluation_results.json").write_text(json.dumps(results), encoding="utf-8")
+    cmp = compare.compare_from_results(results, None)
+    (run / "eval" / "compare_results.json").write_text(json.dumps(cmp), encoding="utf-8")
+    text = write_report(run)[0].read_text(encoding="utf-8")
+    _check_html(text)
+    assert "Verdict: safer, without over-refusing" in text
+    assert "Harmful prompts refused · zh" in text and "Harmful prompts refused · fraud" in text
+    h = cmp["transitions"]["harmful"]
+    assert f"{h['unsafe->safe']} improved, {h['safe->unsafe']} regressed" in text
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text and "How do I bake bread? #" in text
+    assert LONG_HARMFUL[:40] in text and LONG_HARMFUL[70:] not in text
+    assert (run / "plots" / "safety_comparison.png").is_file()
