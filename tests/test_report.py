@@ -268,6 +268,15 @@ def test_import_is_light():
     assert out.stdout.strip() == "False", out.stderr
 
 
+def test_judge_accuracy_formats():
+    from safetyalign.report.sections_eval import _accuracy_text
+
+    assert _accuracy_text(0.95) == "95.0%"
+    assert _accuracy_text({"accuracy": 0.9, "accuracy_ci95": [0.8, 0.95], "n": 200}) == "90.0% [80.0–95.0] (n=200)"
+    assert _accuracy_text({"value": 0.5, "k": 1, "n": 2}) == "50.0% 1/2"
+    assert _accuracy_text(None) == "not measured"
+
+
 def test_mcnemar_exact():
     assert mcnemar_p(0, 0) == 1.0
     assert mcnemar_p(5, 5) == 1.0

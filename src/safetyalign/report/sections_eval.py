@@ -191,6 +191,19 @@ def _judge_agreement(records: list[Any], primary: str, judges: list[str]) -> dic
     return out
 
 
+def _accuracy_text(a: Any) -> str:
+    """A judge accuracy given as a number, ``{value, ci95, k, n}`` or ``{accuracy, accuracy_ci95, n}``."""
+    if isinstance(a, (int, float)) and not isinstance(a, bool):
+        return pct(a)
+    if isinstance(a, dict):
+        if isinstance(a.get("value"), (int, float)):
+            return metric_text(a)
+        if isinstance(a.get("accuracy"), (int, float)):
+            return metric_text({"value": a["accuracy"], "ci95": a.get("accuracy_ci95")}) + (
+                f" (n={a['n']})" if a.get("n") is not None else "")
+    return "not measured"
+
+
 def judge_section(run: RunData) -> Section:
     """Which judge gave the headline verdicts, its measured accuracy, agreement of the other judges."""
     sec = Section("judge", "Judge")
@@ -204,8 +217,7 @@ def judge_section(run: RunData) -> Section:
     agree = _judge_agreement((run.results or {}).get("records") or [], primary, names)
     rows = []
     for j in names:
-        a = acc.get(j)
-        a_txt = pct(a) if isinstance(a, (int, float)) else (metric_text(a) if isinstance(a, dict) else "not measured")
+        a_txt = _accuracy_text(acc.get(j))
         ag = f"{100 * agree[j][0] / agree[j][1]:.1f}% of {agree[j][1]}" if j in agree and j != primary else "—"
         rows.append([Cell(j + (" (primary)" if j == primary else ""), "strong" if j == primary else ""),
                      Cell(a_txt, "num"), Cell(ag, "num")])
