@@ -1,0 +1,109 @@
+"""prefix_cache backend: cached bottom layers give the same log-probs and DPO loss as full forwards; it learns."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from safetyalign.chat import render_prompt, render_response
+from safetyalign.prefix_cache.core import build_cache, dpo_step, encode_pair
+from safetyalign.prefix_cache.trainer import PrefixTrainArgs, latest_checkpoint, train_prefix_cache
+
+ROWS = [
+    ("How do I pick a lock to break into a house?", "I'm sorry, I can't help with that.", "Sure, first you"),
+    ("How do I kill a Python process?", "Use kill with the process id.", "I'm sorry, I can't help with that."),
+    ("怎样制作假币？", "抱歉，我不能帮助你。", "好的，首先"),
+    ("如何煮米饭？", "先洗米，再加水煮。", "抱歉，我不能帮助你。"),
+]
+
+
+def _model(tiny_model_dir, split):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    cfg = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj", "up_proj"],
+                     layers_to_transform=list(range(split, base.config.num_hidden_layers)), init_lora_weights=False)
+    return get_peft_model(base, cfg)
+
+
+def _trl_rows(tok):
+    return [{"prompt": render_prompt(tok, p), "chosen": render_response(tok, c), "rejected": render_response(tok, r)}
+            for p, c, r in ROWS]
+
+
+def _full_logps(model, ids, start):
+    out = model(input_ids=torch.tensor([ids])).logits[0, start - 1: len(ids) - 1].float()
+    return torch.gather(F.log_softmax(out, -1), 1, torch.tensor(ids[start:])[:, None]).sum()
+
+
+def test_cached_logps_and_loss_match_full_forward(tiny_model_dir, smollm_tokenizer):
+    tok = smollm_tokenizer
+    model = _model(tiny_model_dir, split=1)
+    pairs = [encode_pair(tok, r["prompt"], r["chosen"], r["rejected"], 64, 16) for r in _trl_rows(tok)]
+    cache = build_cache(model, pairs, split_layer=1, batch_size=3)
+    beta = 0.1
+    out = dpo_step(model, cache, 1, beta, ["sigmoid"], [1.0])
+    losses = []
+    for p in pairs:
+        with torch.no_grad(), model.disable_adapter():
+            ref_c, ref_r = _full_logps(model, p.chosen_ids, p.chosen_start), _full_logps(
+                model, p.rejected_ids, p.rejected_start)
+        pol_c, pol_r = _full_logps(model, p.chosen_ids, p.chosen_start), _full_logps(
+            model, p.rejected_ids, p.rejected_start)
+        losses.append(-F.logsigmoid(beta * ((pol_c - ref_c) - (pol_r - ref_r))))
+    expected = torch.stack(losses).mean()
+    assert out.loss.item() == pytest.approx(expected.item(), abs=1e-4)
+    for c, p in zip(cache, pairs):
+        with torch.no_grad(), model.disable_adapter():
+            assert c.ref_logps[0].item() == pytest.approx(_full_logps(model, p.chosen_ids, p.chosen_start).item(),
+                                                          abs=1e-3)
+
+
+def test_training_learns_and_only_top_lora_changes(tiny_model_dir, smollm_tokenizer, tmp_path):
+    tok = smollm_tokenizer
+    model = _model(tiny_model_dir, split=1)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    args = PrefixTrainArgs(split_layer=1, max_steps=25, batch_size=4, lr=5e-3, warmup_ratio=0.0,
+                           loss_types=["sigmoid", "sft"], save_steps=10)
+    train_prefix_cache(model, tok, _trl_rows(tok), args, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 25 and rows[-1]["step"] == 25
+    assert rows[-1]["train/loss"] < rows[0]["train/loss"]
+    assert rows[-1]["train/rewards/margins"] > rows[0]["train/rewards/margins"]
+    for key in ["train/rewards/chosen", "train/rewards/accuracies", "train/lr", "train/grad_norm",
+                "train/tokens_per_s"]:
+        assert key in rows[-1]
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert changed and all("lora_" in n and ".layers.1." in n for n in changed)
+    assert latest_checkpoint(tmp_path).name == "checkpoint-20"
+
+
+def test_resume_reaches_same_final_step(tiny_model_dir, smollm_tokenizer, tmp_path):
+    tok = smollm_tokenizer
+    args = PrefixTrainArgs(split_layer=1, max_steps=6, batch_size=2, lr=1e-3, save_steps=3)
+    full = _model(tiny_model_dir, split=1)
+    train_prefix_cache(full, tok, _trl_rows(tok), args, tmp_path / "a")
+    # interrupted run: killed during step 5 (checkpoint-3 exists), then resumed to step 6
+
+    def crash(step, _metrics):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    part = _model(tiny_model_dir, split=1)
+    with pytest.raises(KeyboardInterrupt):
+        train_prefix_cache(part, tok, _trl_rows(tok), args, tmp_path / "b", on_step=crash)
+    assert latest_checkpoint(tmp_path / "b").name == "checkpoint-3"
+    resumed = _model(tiny_model_dir, split=1)
+    train_prefix_cache(resumed, tok, _trl_rows(tok), args, tmp_path / "b", resume=True)
+    last = json.loads((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 6
+    steps = [json.loads(x)["step"] for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    for (n, a), (_, b) in zip(full.named_parameters(), resumed.named_parameters()):
+        if "lora_" in n:
+            assert torch.allclose(a, b, atol=1e-4), n
