@@ -31,8 +31,8 @@ class _ChunkedLogProbs(torch.autograd.Function):
         chunk = ctx.chunk
         grad_h = torch.empty_like(hidden)
         for s in range(0, hidden.shape[0], chunk):
-            logits = (hidden[s:s + chunk] @ weight.t()).float()
-            probs = torch.exp(logits - lse_all[s:s + chunk, None])
+            probs = (hidden[s:s + chunk] @ weight.t()).float()
+            probs.sub_(lse_all[s:s + chunk, None]).exp_()  # in place: one float32 chunk buffer
             g = grad_out[s:s + chunk, None]
             # d logp / d logits = onehot - softmax
             grad_logits = probs.mul_(-g)
@@ -42,7 +42,7 @@ class _ChunkedLogProbs(torch.autograd.Function):
 
 
 def chunked_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
-                     chunk: int = 512) -> torch.Tensor:
+                     chunk: int = 256) -> torch.Tensor:
     """Log-probabilities ``[M]`` (float32) of ``targets [M]`` under ``softmax(hidden [M, d] @ weight.T)``."""
     if not torch.is_grad_enabled() or not hidden.requires_grad:
         with torch.no_grad():

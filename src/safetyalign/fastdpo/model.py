@@ -110,13 +110,19 @@ class FastDecoder:
             lin = getattr(m, "base_layer", m)
             base.append((lin.weight, lin.bias))
             if hasattr(m, "lora_A") and "default" in m.lora_A:
-                lora.append((m.lora_A["default"].weight, m.lora_B["default"].weight, float(m.scaling["default"])))
+                a = m.lora_A["default"].weight
+                scale = torch.tensor(float(m.scaling["default"]), device=a.device, dtype=torch.float32)
+                lora.append((a, m.lora_B["default"].weight, scale))
                 d = m.lora_dropout["default"]
                 drops.append(float(getattr(d, "p", 0.0)))
             else:
                 lora.append(None)
         norms = (layer.input_layernorm.weight, layer.post_attention_layernorm.weight)
-        return {"norms": norms, "base": tuple(base), "lora": tuple(lora), "drop": max(drops, default=0.0)}
+        # the reference runs the very same (compiled) graph with a zero LoRA scale, so that at B = 0 policy and
+        # reference agree bit for bit, as they do in TRL's eager adapter-disabled forward
+        ref = tuple(None if lo is None else (lo[0], lo[1], torch.zeros_like(lo[2])) for lo in lora)
+        return {"norms": norms, "base": tuple(base), "lora": tuple(lora), "lora_ref": ref,
+                "drop": max(drops, default=0.0)}
 
     def lora_parameters(self) -> list[torch.nn.Parameter]:
         """Every LoRA A/B parameter, in layer order."""
@@ -126,8 +132,18 @@ class FastDecoder:
         """The mask object the attention backend takes."""
         return flex_block_mask(batch) if self.spec.attention == "flex" else dense_mask(batch)
 
+    def reference_logps(self, batch: PackedBatch, mask: Any = None, exact: bool = True) -> torch.Tensor:
+        """Adapter-disabled summed log-probs. ``exact`` runs the policy's own graph with a zero LoRA scale (bitwise
+        equal to the policy while B = 0); otherwise a separate no-grad graph without the LoRA ops (a little faster,
+        rounding differs)."""
+        if not exact:
+            with torch.no_grad():
+                return self.sequence_logps(batch, use_lora=False, mask=mask)
+        with torch.enable_grad():
+            return self.sequence_logps(batch, use_lora=True, mask=mask, training=False, ref=True).detach()
+
     def sequence_logps(self, batch: PackedBatch, use_lora: bool, mask: Any = None,
-                       training: bool = True) -> torch.Tensor:
+                       training: bool = True, ref: bool = False) -> torch.Tensor:
         """Summed completion log-probs ``[2 * n_pairs]``: chosen answers first, then rejected ones."""
         mask = self.attention_mask(batch) if mask is None else mask
         h = F.embedding(batch.input_ids, self.embed)
@@ -135,7 +151,7 @@ class FastDecoder:
         cos, sin = cos[:, None], sin[:, None]
         grad = torch.is_grad_enabled() and use_lora
         for layer in self.layers:
-            lora = layer["lora"] if use_lora else None
+            lora = (layer["lora_ref"] if ref else layer["lora"]) if use_lora else None
             drop = layer["drop"] if (use_lora and training) else 0.0
             args = (h, cos, sin, mask, layer["norms"], layer["base"], lora, drop)
             if grad and self.checkpoint:

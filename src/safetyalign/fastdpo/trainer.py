@@ -26,7 +26,8 @@ class FastDPOConfig:
     attention: str = "auto"  # "flex" | "sdpa" | "auto" (flex on CUDA, sdpa elsewhere)
     compile: bool | None = None  # None = on CUDA only
     gradient_checkpointing: bool = True
-    logits_chunk: int = 512
+    logits_chunk: int = 256
+    exact_reference: bool = True  # reference through the policy graph (zero LoRA scale): bitwise equal at B = 0
 
 
 def dpo_sigmoid_loss(logps: torch.Tensor, ref_logps: torch.Tensor, beta: float) -> tuple[torch.Tensor, dict]:
@@ -80,7 +81,7 @@ class FastDPOTrainer:
     def reference_logps(self, pairs: Sequence[Pair] | PackedBatch, mask: Any = None) -> torch.Tensor:
         """Reference (adapter-disabled) summed log-probs ``[2n]``; use to precompute once per batch."""
         batch = self.pack(pairs)
-        return self.decoder.sequence_logps(batch, use_lora=False, mask=mask)
+        return self.decoder.reference_logps(batch, mask=mask, exact=self.config.exact_reference)
 
     def loss(self, pairs: Sequence[Pair] | PackedBatch, ref_logps: torch.Tensor | None = None,
              training: bool = True) -> tuple[torch.Tensor, dict]:
