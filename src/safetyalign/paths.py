@@ -33,9 +33,12 @@ def shared_data_dir(required: bool = True) -> Path | None:
 
 
 def resolve_data_path(path: str) -> Path:
-    """Expand ``shared:coconot/coconot_pref.jsonl`` to the shared data folder; other paths stay as given."""
+    """Expand ``shared:coconot/coconot_pref.jsonl`` (shared data folder) and ``pkg:data/recipe_data/x.jsonl``
+    (files shipped inside the safetyalign package); other paths stay as given."""
     if path.startswith("shared:"):
         return shared_data_dir() / path[len("shared:"):].lstrip("/")  # type: ignore[operator]
+    if path.startswith("pkg:"):
+        return Path(__file__).resolve().parent / path[len("pkg:"):].lstrip("/")
     return Path(path).expanduser()
 
 

@@ -101,9 +101,17 @@ class Timings:
         try:
             yield
         finally:
-            self.data["stages"][name] = round(time.perf_counter() - start, 2)
-            self.data["total_s"] = round(sum(self.data["stages"].values()), 2)
-            write_json(self.path, self.data)
+            self.record(name, time.perf_counter() - start)
+
+    def record(self, name: str, seconds: float) -> None:
+        """Store one stage, merging with what other writers (e.g. the eval stage) put in the file meanwhile."""
+        if self.path.is_file():
+            on_disk = read_json(self.path)
+            self.data = {**on_disk, **{k: v for k, v in self.data.items() if k != "stages"},
+                         "stages": {**on_disk.get("stages", {}), **self.data.get("stages", {})}}
+        self.data["stages"][name] = round(seconds, 2)
+        self.data["total_s"] = round(sum(self.data["stages"].values()), 2)
+        write_json(self.path, self.data)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
