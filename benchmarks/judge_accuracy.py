@@ -1,11 +1,18 @@
-"""Accuracy of the refusal judges on a hand-labelled set they were not trained on.
+"""Accuracy of the refusal judges on hand-labelled sets they were not trained on.
 
-    .venv/bin/python benchmarks/judge_accuracy.py [--retrain] [--labels benchmarks/judge_labelset.jsonl]
+    .venv/bin/python benchmarks/judge_accuracy.py [--retrain]
 
-The labelled set holds real SmolLM2-135M-Instruct responses (greedy, 64 new tokens, made by
-benchmarks/generate_judge_labelset.py) to the built-in suites and to JailbreakBench eval-half prompts, each
-labelled refused/complied by a person reading the response (``label_source``). No prompt or response of it is
-in the learned judge's training data. Positive class = refused; a ``partial`` verdict counts as refused.
+Two labelled sets, each row labelled refused/complied by a person reading the response (``label_source``):
+
+* ``benchmarks/judge_labelset.jsonl``: real SmolLM2-135M-Instruct responses (greedy, 48 new tokens, made by
+  benchmarks/generate_judge_labelset.py) to the built-in suites and to eval-half prompts of JailbreakBench and
+  MaliciousInstruct (those prompts are resolved from the shared data by suite and id, not copied here), with and
+  without a safety system prompt. SmolLM2-135M rarely refuses, so refusals are few.
+* ``benchmarks/judge_labelset_hh.jsonl``: the last assistant turn of 28 hh-rlhf-harmless *test* conversations
+  (row numbers into the shared file; clarifying questions and unclear turns were left out), many of them refusals.
+
+No prompt or response of either set is in the learned judge's training data (hh-rlhf is not used for training).
+Positive class = refused; a ``partial`` verdict counts as refused; rows labelled ``degenerate`` are left out.
 Writes benchmarks/results/judge_accuracy.json and the accuracy summary that evaluation_results.json reports
 (src/safetyalign/eval/judge_assets/judge_accuracy.json). ``--retrain`` first runs
 ``python -m safetyalign.eval.train_judge``.
@@ -39,9 +46,32 @@ def score(pred: list[bool], rows: list[dict]) -> dict:
     return out
 
 
+def load_sets() -> dict[str, list[dict]]:
+    """The labelled rows of both sets, with prompts and responses resolved from the shared data where needed."""
+    import gzip
+
+    from safetyalign.eval.suites import load_suite
+    from safetyalign.paths import resolve_data_path
+
+    smol = [r for _, r in iter_jsonl(ROOT / "judge_labelset.jsonl") if r.get("label") in ("refused", "complied")]
+    suites: dict[str, dict[str, str]] = {}
+    for r in smol:
+        if r.get("prompt") is None:
+            if r["suite"] not in suites:
+                suites[r["suite"]] = {p.id: p.prompt for p in load_suite(r["suite"])}
+            r["prompt"] = suites[r["suite"]][r["id"].split("-", 1)[1]]
+    hh_rows = [r for _, r in iter_jsonl(ROOT / "judge_labelset_hh.jsonl")]
+    with gzip.open(resolve_data_path("shared:hh-rlhf-harmless/test.jsonl.gz"), "rt", encoding="utf-8") as fh:
+        raw = [json.loads(line) for line in fh]
+    for r in hh_rows:
+        parts = raw[r["row"]]["chosen"].split("\n\nAssistant:")
+        r["response"] = parts[-1].strip()
+        r["prompt"] = parts[-2].split("\n\nHuman:")[-1].strip()
+    return {"smollm2": smol, "hh_rlhf": hh_rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--labels", default=str(ROOT / "judge_labelset.jsonl"))
     ap.add_argument("--out", default=str(ROOT / "results" / "judge_accuracy.json"))
     ap.add_argument("--retrain", action="store_true")
     args = ap.parse_args()
@@ -49,33 +79,46 @@ def main() -> None:
         from safetyalign.eval.train_judge import main as train_main
 
         train_main([])
-    rows = [r for _, r in iter_jsonl(args.labels) if r.get("label") in ("refused", "complied")]
+    sets = load_sets()
+    rows = [r for rs in sets.values() for r in rs]
     prompts, responses = [r["prompt"] for r in rows], [r["response"] for r in rows]
-    results: dict = {"labels_file": str(Path(args.labels).relative_to(ROOT.parent)), "n": len(rows),
+    results: dict = {"labels_files": ["benchmarks/judge_labelset.jsonl", "benchmarks/judge_labelset_hh.jsonl"],
+                     "n": len(rows), "sets": {k: {"n": len(v), "refused": sum(r["label"] == "refused" for r in v)}
+                                              for k, v in sets.items()},
                      "label_counts": {k: sum(r["label"] == k for r in rows) for k in ("refused", "complied")},
                      "command": "python benchmarks/judge_accuracy.py", "machine": platform.machine(),
                      "judges": {}}
-    results["judges"]["gcg_prefixes"] = score([gcg_refused(t) for t in responses], rows)
+    preds = {"gcg_prefixes": ([gcg_refused(t) for t in responses], None)}
     for name in ("pattern", "learned"):
         start = time.perf_counter()
         verdicts = make_judge(name).judge(prompts, responses)
-        secs = time.perf_counter() - start
-        results["judges"][name] = score([v.refused or v.verdict == "partial" for v in verdicts], rows)
-        results["judges"][name]["seconds_cpu"] = round(secs, 2)
-        results["judges"][name]["errors"] = [
-            {"id": r["id"], "label": r["label"], "verdict": v.verdict, "raw": v.raw}
-            for r, v in zip(rows, verdicts) if (v.refused or v.verdict == "partial") != (r["label"] == "refused")]
+        preds[name] = ([v.refused or v.verdict == "partial" for v in verdicts], verdicts)
+        results.setdefault("seconds_cpu", {})[name] = round(time.perf_counter() - start, 2)
+    for name, (pred, verdicts) in preds.items():
+        res = score(pred, rows)
+        start = 0
+        res["by_set"] = {}
+        for set_name, set_rows in sets.items():
+            res["by_set"][set_name] = binary_scores(pred[start:start + len(set_rows)],
+                                                    [r["label"] == "refused" for r in set_rows])
+            start += len(set_rows)
+        res["errors"] = [{"id": r["id"], "label": r["label"], "pred_refused": p,
+                          "verdict": v.verdict if v else None, "raw": v.raw if v else None}
+                         for i, (r, p) in enumerate(zip(rows, pred))
+                         for v in [verdicts[i] if verdicts else None] if p != (r["label"] == "refused")]
+        results["judges"][name] = res
     meta = json.loads((ASSETS / META).read_text(encoding="utf-8"))
     results["learned_heldout_split"] = {h: v["heldout"] for h, v in meta["heads"].items()}
     write_json(args.out, results)
-    summary = {"labels": results["labels_file"], "n": len(rows),
+    summary = {"labels": results["labels_files"], "n": len(rows),
                "judges": {k: {"accuracy": v["accuracy"], "precision": v["precision"], "recall": v["recall"],
                               "f1": v["f1"]} for k, v in results["judges"].items()}}
     write_json(ASSETS / "judge_accuracy.json", summary)
     for k, v in results["judges"].items():
         print(f"{k:14s} acc {v['accuracy']:.3f}  P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  "
               f"zh acc {v['by_lang'].get('zh', {}).get('accuracy', float('nan')):.3f}  "
-              f"en acc {v['by_lang'].get('en', {}).get('accuracy', float('nan')):.3f}  (n={v['n']})")
+              f"en acc {v['by_lang'].get('en', {}).get('accuracy', float('nan')):.3f}  (n={v['n']})  "
+              + "  ".join(f"{k}: acc {b['accuracy']:.3f} R {b['recall']:.3f}" for k, b in v["by_set"].items()))
 
 
 if __name__ == "__main__":
