@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--beta", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--attention", default="flex", help="fast path attention: flex | sdpa")
-    p.add_argument("--no-compile", action="store_true", help="fast path without torch.compile")
+    p.add_argument("--compile", default="layer", help="fast path torch.compile scope: layer | pointwise | none")
+    p.add_argument("--no-emulate-casts", action="store_true", help="let inductor skip bf16 rounding of intermediates")
     p.add_argument("--timeout", type=int, default=420, help="seconds per method subprocess")
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--tag", default=None, help="file name tag (default: device name or 'smoke')")
@@ -103,7 +104,8 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
     torch, cuda, cfg, model, pairs, _ = setup(args)
     checksum = weights_checksum(model)
     fcfg = FastDPOConfig(beta=args.beta, lr=args.lr, attention=args.attention if cuda else "sdpa",
-                         compile=cuda and variant != "fast_eager" and not args.no_compile)
+                         compile=(cuda and variant != "fast_eager" and args.compile != "none") and args.compile,
+                         emulate_precision_casts=not args.no_emulate_casts)
     if variant == "fast_eager":
         fcfg.attention = "sdpa"
     if variant == "fast_nogradref":
@@ -123,7 +125,8 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
         times.append(time.perf_counter() - t0)
         losses.append(m["train/loss"])
     res = summarize(times, losses, args, cfg, cuda)
-    res.update(checksum=checksum, attention=trainer.decoder.spec.attention, compiled=bool(fcfg.compile))
+    res.update(checksum=checksum, attention=trainer.decoder.spec.attention, compiled=fcfg.compile,
+               emulate_precision_casts=fcfg.emulate_precision_casts)
     return res
 
 
@@ -224,17 +227,41 @@ def run_equiv(args: argparse.Namespace) -> dict:
         model = build_model(cfg, "cuda", dt, args.seed)
         out[f"trl/{dt_name}"] = run_trl(model, pairs, eos, cfg.vocab_size, 4, args.lr, args.beta, args.seed, True,
                                         bf16=dt == torch.bfloat16)["losses"]
-        for att, comp in (("flex", True), ("sdpa", False), ("sdpa", True)):
+        for att, comp, emu in (("flex", "layer", True), ("flex", "layer", False), ("flex", "pointwise", True),
+                               ("sdpa", False, True)):
             model = build_model(cfg, "cuda", dt, args.seed)
-            tr = FastDPOTrainer(model, FastDPOConfig(beta=args.beta, lr=args.lr, attention=att, compile=comp))
-            out[f"fast_{att}_{'compiled' if comp else 'eager'}/{dt_name}"] = [
+            tr = FastDPOTrainer(model, FastDPOConfig(beta=args.beta, lr=args.lr, attention=att, compile=comp,
+                                                     emulate_precision_casts=emu))
+            out[f"fast_{att}_{comp or 'eager'}_emu{int(emu)}/{dt_name}"] = [
                 tr.step(pairs)["train/loss"] for _ in range(4)]
     for k, v in out.items():
         print(k, [round(x, 5) for x in v])
     return out
 
 
-RUNNERS = {"equiv": run_equiv, "fast": lambda a: run_fast(a, "fast"),
+def run_equiv7b(args: argparse.Namespace) -> dict:
+    """The 7B shape in float32 on the GPU: first 3 losses of TRL vs the fast path (flex + compiled layers)."""
+    import torch
+
+    from safetyalign.fastdpo import FastDPOConfig, FastDPOTrainer
+    from safetyalign.fastdpo.baselines import run_trl
+
+    cfg = qwen_config()
+    eos = 151643
+    pairs = make_pairs(args.pairs, args.prompt_len, args.response_len, cfg.vocab_size, eos, args.seed)
+    model = build_model(cfg, "cuda", torch.float32, args.seed)
+    trl = run_trl(model, pairs, eos, cfg.vocab_size, 3, args.lr, args.beta, args.seed, True, bf16=False)["losses"]
+    del model
+    torch.cuda.empty_cache()
+    model = build_model(cfg, "cuda", torch.float32, args.seed)
+    tr = FastDPOTrainer(model, FastDPOConfig(beta=args.beta, lr=args.lr, attention=args.attention))
+    fast = [tr.step(pairs)["train/loss"] for _ in range(3)]
+    out = {"trl_fp32": trl, "fast_fp32": fast, "max_abs_diff": max(abs(a - b) for a, b in zip(trl, fast, strict=True))}
+    print(out)
+    return out
+
+
+RUNNERS = {"equiv": run_equiv, "equiv7b": run_equiv7b, "fast": lambda a: run_fast(a, "fast"),
            "fast_eager": lambda a: run_fast(a, "fast_eager"),
            "fast_refcache": lambda a: run_fast(a, "fast_refcache"),
            "fast_nogradref": lambda a: run_fast(a, "fast_nogradref"), "trl": lambda a: run_trl_method(a, False),

@@ -23,7 +23,7 @@ class LayerSpec:
     n_kv: int
     head_dim: int
     eps: float
-    attention: str  # "flex" | "sdpa"
+    attention: str  # "flex" | "flex_rep" | "sdpa"
 
 
 def _rms(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
@@ -47,12 +47,25 @@ def _lin(x: torch.Tensor, base: tuple, lora: tuple | None, drop: float) -> torch
     return y
 
 
-def make_layer_fn(spec: LayerSpec) -> Callable[..., torch.Tensor]:
+def _rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return q * cos + _rot(q) * sin, k * cos + _rot(k) * sin
+
+
+def _swiglu(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    return F.silu(gate) * up
+
+
+def make_layer_fn(spec: LayerSpec, pointwise_compile: bool = False) -> Callable[..., torch.Tensor]:
     """A pure decoder-layer function ``f(h, cos, sin, mask, norms, base, lora, drop)``; weights are arguments so that
-    one compiled graph serves every layer."""
+    one compiled graph serves every layer. ``pointwise_compile`` compiles only RMSNorm, RoPE, SwiGLU and the
+    attention kernel (matmuls and LoRA stay eager)."""
     from torch.nn.attention.flex_attention import flex_attention
 
     nh, nkv, hd = spec.n_heads, spec.n_kv, spec.head_dim
+    rms, rope, swiglu = _rms, _rope, _swiglu
+    if pointwise_compile:
+        rms, rope, swiglu = torch.compile(_rms), torch.compile(_rope), torch.compile(_swiglu)
+        flex_attention = torch.compile(flex_attention)
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any) -> torch.Tensor:
         if spec.attention == "flex":
@@ -60,23 +73,24 @@ def make_layer_fn(spec: LayerSpec) -> Callable[..., torch.Tensor]:
         rep = nh // nkv
         if rep > 1:
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        if spec.attention == "flex_rep":  # FlexAttention on repeated K/V heads (no GQA path)
+            return flex_attention(q, k, v, block_mask=mask)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
     def layer(h, cos, sin, mask, norms, base, lora, drop):  # noqa: ANN001, ANN202
         t = h.shape[0]
         lo = lora if lora is not None else (None,) * 7
-        x = _rms(h, norms[0], spec.eps)
+        x = rms(h, norms[0], spec.eps)
         q = _lin(x, base[0], lo[0], drop).view(1, t, nh, hd).transpose(1, 2)
         k = _lin(x, base[1], lo[1], drop).view(1, t, nkv, hd).transpose(1, 2)
         v = _lin(x, base[2], lo[2], drop).view(1, t, nkv, hd).transpose(1, 2)
-        q = q * cos + _rot(q) * sin
-        k = k * cos + _rot(k) * sin
+        q, k = rope(q, k, cos, sin)
         o = attend(q, k, v, mask).transpose(1, 2).reshape(t, nh * hd)
         h = h + _lin(o, base[3], lo[3], drop)
-        x = _rms(h, norms[1], spec.eps)
+        x = rms(h, norms[1], spec.eps)
         gate = _lin(x, base[4], lo[4], drop)
         up = _lin(x, base[5], lo[5], drop)
-        return h + _lin(F.silu(gate) * up, base[6], lo[6], drop)
+        return h + _lin(swiglu(gate, up), base[6], lo[6], drop)
 
     return layer
 
@@ -84,7 +98,7 @@ def make_layer_fn(spec: LayerSpec) -> Callable[..., torch.Tensor]:
 class FastDecoder:
     """Reads the weights (and PEFT LoRA parameters, if any) of a transformers causal LM without copying them."""
 
-    def __init__(self, model: torch.nn.Module, attention: str = "sdpa", compile: bool = False,
+    def __init__(self, model: torch.nn.Module, attention: str = "sdpa", compile: bool | str = False,
                  checkpoint: bool = True, logits_chunk: int = 512) -> None:
         causal = model.get_base_model() if hasattr(model, "get_base_model") else model
         cfg = causal.config
@@ -99,8 +113,8 @@ class FastDecoder:
         self.checkpoint = checkpoint
         self.logits_chunk = logits_chunk
         self.layers = [self._read_layer(layer) for layer in inner.layers]
-        fn = make_layer_fn(self.spec)
-        self.layer_fn = torch.compile(fn, dynamic=None) if compile else fn
+        fn = make_layer_fn(self.spec, pointwise_compile=compile == "pointwise")
+        self.layer_fn = torch.compile(fn, dynamic=None) if compile in (True, "layer") else fn
 
     @staticmethod
     def _read_layer(layer: torch.nn.Module) -> dict[str, Any]:
@@ -130,7 +144,7 @@ class FastDecoder:
 
     def attention_mask(self, batch: PackedBatch) -> Any:
         """The mask object the attention backend takes."""
-        return flex_block_mask(batch) if self.spec.attention == "flex" else dense_mask(batch)
+        return flex_block_mask(batch) if self.spec.attention.startswith("flex") else dense_mask(batch)
 
     def reference_logps(self, batch: PackedBatch, mask: Any = None, exact: bool = True) -> torch.Tensor:
         """Adapter-disabled summed log-probs. ``exact`` runs the policy's own graph with a zero LoRA scale (bitwise

@@ -24,7 +24,8 @@ class FastDPOConfig:
     adam_eps: float = 1e-8
     max_grad_norm: float | None = 1.0
     attention: str = "auto"  # "flex" | "sdpa" | "auto" (flex on CUDA, sdpa elsewhere)
-    compile: bool | None = None  # None = on CUDA only
+    compile: bool | str | None = None  # "layer" (= True) | "pointwise" | False; None = "layer" on CUDA only
+    emulate_precision_casts: bool = True  # inductor rounds intermediates to bf16 exactly where eager does
     gradient_checkpointing: bool = True
     logits_chunk: int = 256
     exact_reference: bool = True  # reference through the policy graph (zero LoRA scale): bitwise equal at B = 0
@@ -58,6 +59,10 @@ class FastDPOTrainer:
         self.device = dev
         attention = cfg.attention if cfg.attention != "auto" else ("flex" if dev.type == "cuda" else "sdpa")
         compile_ = cfg.compile if cfg.compile is not None else dev.type == "cuda"
+        if compile_:
+            import torch._inductor.config as inductor_config
+
+            inductor_config.emulate_precision_casts = cfg.emulate_precision_casts
         self.decoder = FastDecoder(model, attention=attention, compile=compile_,
                                    checkpoint=cfg.gradient_checkpointing, logits_chunk=cfg.logits_chunk)
         self.params = self.decoder.lora_parameters()
@@ -69,7 +74,7 @@ class FastDPOTrainer:
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps,
                                            weight_decay=cfg.weight_decay, fused=fused or None)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda) if lr_lambda else None
-        self.pad_multiple = 128 if attention == "flex" else 1
+        self.pad_multiple = 128 if attention.startswith("flex") else 1
         self.steps = 0
 
     def pack(self, pairs: Sequence[Pair] | PackedBatch) -> PackedBatch:
