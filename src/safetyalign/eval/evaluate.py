@@ -112,71 +112,73 @@ def _judges(cfg: Any) -> tuple[list[Judge], str]:
         cfg.eval.primary_judge
 
 
-def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, adapter_dir: Path | None = None,
-             base_only: bool = False) -> dict[str, Any]:
-    """Generate, judge and score; returns the evaluation_results dict (also written to disk)."""
+def _eval_model(key: str, info: dict[str, Any], model: Any, tokenizer: Any, prompts: list[SuitePrompt], cfg: Any,
+                judges: list[Judge], primary: str, out_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Generate (base = adapter disabled), judge and write ``generations_<key>.jsonl`` for one model."""
     from safetyalign.eval.generate import adapter_disabled
-    from safetyalign.eval.metrics import summarize
-    from safetyalign.io import write_json, write_jsonl
-    from safetyalign.runs import Timings
+    from safetyalign.io import write_jsonl
 
-    run_dir = Path(run_dir)
-    out_dir = run_dir / "eval"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    prompts = load_suites(cfg.eval.suites, cfg.eval.max_per_suite, cfg.eval.seed)
-    log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
-    model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
-    has_adapter = hasattr(model, "peft_config") and not base_only
-    adapter = str(adapter_dir) if adapter_dir else ("<in-memory adapter>" if has_adapter else None)
-    judges, primary = _judges(cfg)
-    timings = Timings(run_dir / "timings.json")
-    models = {"base": {"name_or_path": cfg.model.name_or_path, "adapter": None}}
-    if has_adapter:
-        models["tuned"] = {"name_or_path": cfg.model.name_or_path, "adapter": adapter}
-    texts = [p.prompt for p in prompts]
-    per_model: dict[str, list[dict[str, Any]]] = {}
-    gen_stats: dict[str, Any] = {}
-    for key, info in models.items():
-        with timings.stage(f"eval_{key}"):
-            ctx = adapter_disabled(model) if key == "base" else contextlib.nullcontext()
-            with ctx:
-                path = out_dir / f"generations_{key}.jsonl"
-                responses, gen_stats[key] = generate_cached(model, tokenizer, prompts, cfg, path,
-                                                            _gen_key(cfg, info["name_or_path"], info["adapter"]),
-                                                            f"generate {key}")
-            verdicts = run_judges(judges, texts, responses)
-        rows = []
-        for resp, js in zip(responses, verdicts):
-            main = js[primary]
-            rows.append({"response": resp, "verdict": main["verdict"], "refused": main["refused"],
-                         "harmful": main["harmful"], "judges": js})
-        per_model[key] = rows
-        write_jsonl(path, [{**p.to_dict(), **r, "gen_key": _gen_key(cfg, info["name_or_path"], info["adapter"])}
-                           for p, r in zip(prompts, rows)])
-    records = []
-    for i, p in enumerate(prompts):
-        rec = p.to_dict()
-        rec.update({k: per_model[k][i] for k in per_model})
-        records.append(rec)
+    path = out_dir / f"generations_{key}.jsonl"
+    gen_key = _gen_key(cfg, info["name_or_path"], info["adapter"])
+    with adapter_disabled(model) if key == "base" else contextlib.nullcontext():
+        responses, stats = generate_cached(model, tokenizer, prompts, cfg, path, gen_key, f"generate {key}")
+    verdicts = run_judges(judges, [p.prompt for p in prompts], responses)
+    rows = [{"response": resp, "verdict": js[primary]["verdict"], "refused": js[primary]["refused"],
+             "harmful": js[primary]["harmful"], "judges": js} for resp, js in zip(responses, verdicts)]
+    write_jsonl(path, [{**p.to_dict(), **r, "gen_key": gen_key} for p, r in zip(prompts, rows)])
+    return rows, stats
+
+
+def _suites_info(prompts: list[SuitePrompt]) -> dict[str, dict[str, Any]]:
     suites: dict[str, dict[str, Any]] = {}
     for p in prompts:
         s = suites.setdefault(p.suite, {"n": 0, "expected": p.expected})
         s["n"] += 1
         if s["expected"] != p.expected:
             s["expected"] = "mixed"
-    accuracy = {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]}
+    return suites
+
+
+def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, adapter_dir: Path | None = None,
+             base_only: bool = False) -> dict[str, Any]:
+    """Generate, judge and score; returns the evaluation_results dict (also written to disk).
+
+    ``model``/``tokenizer`` are reused when given (a PEFT model counts as tuned, its disabled adapter as base);
+    ``adapter_dir`` loads an adapter onto the base weights; ``base_only`` evaluates the base model alone."""
+    from safetyalign.eval.metrics import summarize
+    from safetyalign.io import write_json
+    from safetyalign.runs import Timings
+
+    out_dir = Path(run_dir) / "eval"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prompts = load_suites(cfg.eval.suites, cfg.eval.max_per_suite, cfg.eval.seed)
+    log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
+    model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
+    has_adapter = hasattr(model, "peft_config") and not base_only
+    judges, primary = _judges(cfg)
+    timings = Timings(Path(run_dir) / "timings.json")
+    models = {"base": {"name_or_path": cfg.model.name_or_path, "adapter": None}}
+    if has_adapter:
+        adapter = str(adapter_dir) if adapter_dir else "<in-memory adapter>"
+        models["tuned"] = {"name_or_path": cfg.model.name_or_path, "adapter": adapter}
+    per_model: dict[str, list[dict[str, Any]]] = {}
+    gen_stats: dict[str, Any] = {}
+    for key, info in models.items():
+        with timings.stage(f"eval_{key}"):
+            per_model[key], gen_stats[key] = _eval_model(key, info, model, tokenizer, prompts, cfg, judges, primary,
+                                                         out_dir)
+    records = [{**p.to_dict(), **{k: per_model[k][i] for k in per_model}} for i, p in enumerate(prompts)]
     results = {
         "schema_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "models": models,
-        "judge": {"primary": primary, "all": [j.name for j in judges], "accuracy": accuracy},
+        "judge": {"primary": primary, "all": [j.name for j in judges],
+                  "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]}},
         "generation": {**vars(cfg.eval.generation), "system_prompt": cfg.model.system_prompt},
-        "generation_stats": gen_stats, "suites": suites,
-        "summary": {k: summarize((r, per_model[k][i]) for i, r in enumerate(p.to_dict() for p in prompts))
-                    for k in per_model},
+        "generation_stats": gen_stats, "suites": _suites_info(prompts),
+        "summary": {k: summarize((p.to_dict(), per_model[k][i]) for i, p in enumerate(prompts)) for k in per_model},
         "records": records,
     }
     write_json(out_dir / "evaluation_results.json", results)
     if cfg.eval.output:
         write_json(Path(cfg.eval.output), results)
     return results
-
