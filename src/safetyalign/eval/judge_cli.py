@@ -49,7 +49,7 @@ def read_rows(path: Path, prompt_field: str, response_field: str) -> tuple[list[
         if not isinstance(row.get(response_field), str):
             problems.append(f"{path}:{lineno}: missing string field '{response_field}'")
             continue
-        if not isinstance(row.get(prompt_field, ""), str):
+        if not isinstance(row.get(prompt_field) or "", str):
             problems.append(f"{path}:{lineno}: field '{prompt_field}' is not a string")
             continue
         rows.append(row)
@@ -86,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"[yellow]{len(problems)} malformed rows skipped[/]")
     judge = make_judge(args.judge, strongreject=args.strongreject) if args.judge.startswith("llm:") \
         else make_judge(args.judge)
-    verdicts = judge.judge([r.get(args.prompt_field, "") for r in rows], [r[args.response_field] for r in rows])
+    verdicts = judge.judge([r.get(args.prompt_field) or "" for r in rows], [r[args.response_field] for r in rows])
     out_path = args.output or args.input.with_name(args.input.stem + ".judged.jsonl")
     out_rows = [{**r, "verdict": v.verdict, "refused": v.refused, "harmful": v.harmful, "judge_score": v.score,
                  "judge": judge.name, "judge_raw": v.raw} for r, v in zip(rows, verdicts)]
