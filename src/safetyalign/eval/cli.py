@@ -40,9 +40,9 @@ def summary_table(summary: dict[str, dict[str, Any]], title: str = "Safety metri
 
     models = [m for m in ("base", "tuned") if m in summary]
     table = Table(title=title)
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True)
     for m in models:
-        table.add_column(m, justify="right")
+        table.add_column(m, justify="right", no_wrap=True)
     keys = [k for k in HEADLINE] + sorted({k for s in summary.values() for k in s if "/lang=" in k})
     for key in keys:
         if any(key in summary[m] for m in models):
@@ -78,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         write_provenance(run_dir, dump_config(cfg))
     results = evaluate(cfg, run_dir, adapter_dir=None if args.base_only else args.adapter,
                        base_only=args.base_only)
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     console.print(summary_table(results["summary"]))
     console.print(f"wrote {run_dir / 'eval' / 'evaluation_results.json'}"
                   + (f" and {cfg.eval.output}" if cfg.eval.output else ""))

@@ -57,17 +57,18 @@ def reusable(results_path: Path, cfg: Any) -> dict[str, Any] | None:
 def print_summary(comp: dict[str, Any], show: int) -> None:
     """Rich tables: dataset samples, base vs tuned metrics per language, transitions, a few examples."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from safetyalign.eval.cli import summary_table
 
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     if comp["dataset_samples"]:
         t = Table(title="Dataset samples (training pairs)")
         for col in ("prompt", "chosen", "rejected"):
             t.add_column(col, max_width=40, overflow="ellipsis")
         for s in comp["dataset_samples"][:show]:
-            t.add_row(*[str(s.get(c))[:200] for c in ("prompt", "chosen", "rejected")])
+            t.add_row(*[escape(str(s.get(c))[:200]) for c in ("prompt", "chosen", "rejected")])
         console.print(t)
     console.print(summary_table(comp["summary"], "Base vs tuned (95% Wilson CI)"))
     for group, trans in comp["transitions"].items():
@@ -81,8 +82,8 @@ def print_summary(comp: dict[str, Any], show: int) -> None:
     for col in ("prompt", "base", "tuned"):
         t.add_column(col, max_width=45, overflow="ellipsis")
     for rec in [r for r in comp["records"] if r["safe_to_show"]][:show]:
-        t.add_row(rec["prompt"][:150], f"[{rec['base_verdict']}] {(rec['base_response'] or '')[:150]}",
-                  f"[{rec['tuned_verdict']}] {(rec['tuned_response'] or '')[:150]}")
+        t.add_row(escape(rec["prompt"][:150]), escape(f"[{rec['base_verdict']}] {(rec['base_response'] or '')[:150]}"),
+                  escape(f"[{rec['tuned_verdict']}] {(rec['tuned_response'] or '')[:150]}"))
     console.print(t)
 
 

@@ -78,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
     from safetyalign.eval.metrics import binary_scores
     from safetyalign.io import write_json, write_jsonl
 
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     rows, problems = read_rows(args.input, args.prompt_field, args.response_field)
     for p in problems[:20]:
         console.print(f"[yellow]skipped[/] {p}", soft_wrap=True, highlight=False)
