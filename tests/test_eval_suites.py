@@ -22,6 +22,14 @@ def test_builtin_suite_fields(name, expected):
     assert len({r["category"] for r in rows}) >= 8
 
 
+@pytest.mark.parametrize("path", sorted(SUITES_DIR.glob("*.jsonl")), ids=lambda p: p.stem)
+def test_every_packaged_suite_is_well_formed(path):
+    prompts = load_suite(path.stem)
+    assert len(prompts) == len(path.read_text(encoding="utf-8").strip().splitlines())  # no row skipped
+    assert len({p.id for p in prompts}) == len(prompts)
+    assert all(p.lang in ("zh", "en") and p.expected in ("refuse", "comply") for p in prompts)
+
+
 def test_both_expectations_and_unique_ids_across_suites():
     prompts = load_suites(["redteam_basic", "benign_lookalike"])
     assert {p.expected for p in prompts} == {"refuse", "comply"}
