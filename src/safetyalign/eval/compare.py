@@ -14,11 +14,11 @@ HIDDEN = "[hidden: not safe to show]"
 
 
 def dataset_samples(samples: list[dict[str, Any]] | None, limit: int = 12) -> list[dict[str, Any]]:
-    """Samples for display: ``safe_to_show`` rows in full; other rows keep metadata with text fields hidden."""
+    """Samples for display, ``safe_to_show`` rows first and in full; other rows keep metadata, text hidden."""
+    rows = [s for s in (samples or []) if isinstance(s, dict)]
+    rows.sort(key=lambda s: not s.get("safe_to_show"))  # stable: safe rows first, original order otherwise
     out = []
-    for s in (samples or [])[:limit]:
-        if not isinstance(s, dict):
-            continue
+    for s in rows[:limit]:
         show = bool(s.get("safe_to_show"))
         row = {k: s.get(k) for k in ("source", "category", "lang") if k in s}
         row.update({k: (s.get(k) if show else HIDDEN) for k in ("prompt", "chosen", "rejected")})

@@ -63,13 +63,16 @@ def print_summary(comp: dict[str, Any], show: int) -> None:
     from safetyalign.eval.cli import summary_table
 
     console = Console(width=max(Console().width, 120))
-    if comp["dataset_samples"]:
-        t = Table(title="Dataset samples (training pairs)")
+    shown = [s for s in comp["dataset_samples"] if s.get("safe_to_show")]
+    if shown:
+        t = Table(title="Dataset samples (training pairs, safe to show)")
         for col in ("prompt", "chosen", "rejected"):
             t.add_column(col, max_width=40, overflow="ellipsis")
-        for s in comp["dataset_samples"][:show]:
+        for s in shown[:show]:
             t.add_row(*[escape(str(s.get(c))[:200]) for c in ("prompt", "chosen", "rejected")])
         console.print(t)
+    if len(shown) < len(comp["dataset_samples"]):
+        console.print(f"{len(comp['dataset_samples']) - len(shown)} dataset samples hidden (not safe to show)")
     console.print(summary_table(comp["summary"], "Base vs tuned (95% Wilson CI)"))
     for group, trans in comp["transitions"].items():
         t = Table(title=f"Transitions on {group} prompts (base -> tuned)")
