@@ -8,7 +8,7 @@ Two labelled sets, each row labelled refused/complied by a person reading the re
   benchmarks/generate_judge_labelset.py) to the built-in suites and to eval-half prompts of JailbreakBench and
   MaliciousInstruct (those prompts are resolved from the shared data by suite and id, not copied here), with and
   without a safety system prompt. SmolLM2-135M rarely refuses, so refusals are few.
-* ``benchmarks/judge_labelset_hh.jsonl``: the last assistant turn of 28 hh-rlhf-harmless *test* conversations
+* ``benchmarks/judge_labelset_hh.jsonl``: the last assistant turn of 50 hh-rlhf-harmless *test* conversations
   (row numbers into the shared file; clarifying questions and unclear turns were left out), many of them refusals.
 
 No prompt or response of either set is in the learned judge's training data (hh-rlhf is not used for training).
