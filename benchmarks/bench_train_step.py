@@ -287,7 +287,8 @@ def run_one(method: str, args: argparse.Namespace, argv: list[str]) -> dict:
     print(f"--- {method} ({time.perf_counter() - t0:.0f}s, rc={proc.returncode})\n{proc.stdout[-3000:]}"
           f"{proc.stderr[-3000:]}", flush=True)
     text = Path(out).read_text() if Path(out).exists() else ""
-    return json.loads(text) if text.strip() else {"error": f"exit {proc.returncode}: {proc.stderr[-400:]}"}
+    last = (proc.stderr.strip().splitlines() or [""])[-1]
+    return json.loads(text) if text.strip() else {"error": f"exit {proc.returncode}: {last[-300:]}"}
 
 
 def markdown(results: dict, meta: dict) -> str:
@@ -298,7 +299,8 @@ def markdown(results: dict, meta: dict) -> str:
         if r is None:
             continue
         if "error" in r:
-            rows.append(f"| {name} | not run: {r['error'][:120]} |  |  |  |  |  |  |")
+            err = " ".join(r["error"].split())[-160:].replace("|", "/")
+            rows.append(f"| {name} | not run: {err} |  |  |  |  |  |  |")
             continue
         mem = f"{r['peak_mem_gib']:.1f}" if r.get("peak_mem_gib") is not None else "-"
         diff = r.get("loss_diff_vs_trl")

@@ -94,8 +94,11 @@ def test_fast_loss_and_grads_match_reference(attention):
     ref_grads = {n: p.grad.clone() for n, p in model.named_parameters() if "lora_" in n}
     model.zero_grad(set_to_none=True)
 
-    trainer = FastDPOTrainer(model, FastDPOConfig(beta=beta, attention=attention, compile=False, logits_chunk=5))
-    if attention == "flex":  # FlexAttention has no CPU backward: check the forward (loss) only
+    # FlexAttention has no CPU backward: for it check the forward (loss) only, with a no-grad reference graph
+    cfg = FastDPOConfig(beta=beta, attention=attention, compile=False, logits_chunk=5,
+                        exact_reference=attention != "flex")
+    trainer = FastDPOTrainer(model, cfg)
+    if attention == "flex":
         with torch.no_grad():
             loss, _ = trainer.loss(pairs)
         assert abs(loss.item() - ref_loss.item()) < 1e-5
@@ -121,3 +124,17 @@ def test_step_updates_adapter_and_loss_goes_down():
     assert losses[-1] < losses[0]
     m = trainer.step(pairs)
     assert {"train/loss", "train/rewards/margins", "train/grad_norm"} <= set(m)
+
+
+def test_accumulated_step_equals_one_packed_step():
+    pairs = random_pairs(4)[:2]
+    a, b = tiny_lora_model(5), tiny_lora_model(5)
+    ta = FastDPOTrainer(a, FastDPOConfig(lr=1e-3, compile=False))
+    tb = FastDPOTrainer(b, FastDPOConfig(lr=1e-3, compile=False))
+    for t in (ta, tb):  # plain SGD: the update is the (clipped) gradient itself
+        t.optimizer = torch.optim.SGD(t.params, lr=1.0)
+    ma = ta.step_accumulated([pairs[:1], pairs[1:]])
+    mb = tb.step(pairs)
+    assert abs(ma["train/loss"] - mb["train/loss"]) < 1e-6
+    for pa, pb in zip(ta.params, tb.params, strict=True):
+        assert torch.allclose(pa, pb, atol=1e-6)

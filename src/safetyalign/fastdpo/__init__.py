@@ -12,8 +12,22 @@ What makes it fast (see benchmarks/README.md for measured numbers):
   RoPE, SwiGLU and the LoRA additions; per-layer activation checkpointing;
 - reference log-probs from one no-grad forward with the adapter skipped (or precomputed once).
 
-Public API: :class:`FastDPOConfig`, :class:`FastDPOTrainer` (``step(pairs) -> metrics``), :func:`pack_pairs`.
-Heavy imports (torch) happen inside the submodules; importing this package is cheap.
+Public API: :class:`FastDPOConfig`, :class:`FastDPOTrainer` (``step(pairs) -> metrics``,
+``step_accumulated(micro_batches) -> metrics``, ``reference_logps(pairs)``), :func:`fast_dpo_step`,
+:func:`pack_pairs`. Heavy imports (torch) happen inside the submodules; importing this package is cheap.
+
+Use from a training loop (e.g. ``train.backend: fast``)::
+
+    model = peft.get_peft_model(base_model, lora_config)            # as for TRL; adapter name "default"
+    trainer = FastDPOTrainer(model, FastDPOConfig(beta=..., lr=..., max_grad_norm=...),
+                             lr_lambda=schedule)                    # e.g. transformers' cosine-with-warmup lambda
+    for micro_batches in batches:                                   # each: [(prompt_ids, chosen_ids, rejected_ids)]
+        metrics = trainer.step_accumulated(micro_batches)           # {"train/loss", "train/rewards/margins", ...}
+    model.save_pretrained(adapter_dir)                              # the adapter was trained in place
+
+Token ids as TRL builds them: ``prompt_ids`` from the rendered prompt, answers tokenized after it with EOS appended.
+Supported: sigmoid DPO, LoRA on Qwen2/Llama-style models (RMSNorm, RoPE, SwiGLU, GQA), no ``ld_alpha``/extra
+loss terms. On CUDA it compiles the decoder layer (first step ~20-30 s cold).
 """
 
 from __future__ import annotations

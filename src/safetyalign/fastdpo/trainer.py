@@ -100,10 +100,21 @@ class FastDPOTrainer:
 
     def step(self, pairs: Sequence[Pair] | PackedBatch, ref_logps: torch.Tensor | None = None) -> dict[str, float]:
         """Forward, backward, clip, AdamW update; returns ``train/...`` metrics as floats (one host sync)."""
-        loss, stats = self.loss(pairs, ref_logps)
-        loss.backward()
-        names = ["train/loss"] + [f"train/{k}" for k in stats]
-        values = [loss.detach()] + list(stats.values())
+        return self.step_accumulated([pairs], None if ref_logps is None else [ref_logps])
+
+    def step_accumulated(self, micro_batches: Sequence[Sequence[Pair] | PackedBatch],
+                         ref_logps: Sequence[torch.Tensor] | None = None) -> dict[str, float]:
+        """One optimizer step over several micro-batches (gradient accumulation, as TRL's: mean of the micro-batch
+        losses); metrics are averaged over the micro-batches."""
+        n = len(micro_batches)
+        totals: dict[str, torch.Tensor] = {}
+        for i, mb in enumerate(micro_batches):
+            loss, stats = self.loss(mb, None if ref_logps is None else ref_logps[i])
+            (loss / n).backward()
+            for k, v in {"loss": loss.detach(), **stats}.items():
+                totals[k] = totals.get(k, 0) + v.float() / n
+        names = [f"train/{k}" for k in totals]
+        values = list(totals.values())
         if self.config.max_grad_norm:
             names.append("train/grad_norm")
             values.append(torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm))
