@@ -33,8 +33,7 @@ from safetyalign.fastdpo.workload import (  # noqa: E402
     weights_checksum,
 )
 
-TRAIN_METHODS = ("fast", "fast_offload", "fast_nogradref", "fast_refcache", "fast_eager", "trl", "trl_liger",
-                 "unsloth")
+TRAIN_METHODS = ("fast", "fast_nogradref", "fast_refcache", "fast_eager", "trl", "trl_liger", "unsloth")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -109,8 +108,6 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
                          emulate_precision_casts=not args.no_emulate_casts)
     if variant == "fast_eager":
         fcfg.attention = "sdpa"
-    if variant == "fast_offload":
-        fcfg.offload_embeddings = True
     if variant == "fast_nogradref":
         fcfg.exact_reference = False
     trainer = FastDPOTrainer(model, fcfg)
@@ -267,7 +264,6 @@ def run_equiv7b(args: argparse.Namespace) -> dict:
 RUNNERS = {"equiv": run_equiv, "equiv7b": run_equiv7b, "fast": lambda a: run_fast(a, "fast"),
            "fast_eager": lambda a: run_fast(a, "fast_eager"),
            "fast_refcache": lambda a: run_fast(a, "fast_refcache"),
-           "fast_offload": lambda a: run_fast(a, "fast_offload"),
            "fast_nogradref": lambda a: run_fast(a, "fast_nogradref"), "trl": lambda a: run_trl_method(a, False),
            "trl_liger": lambda a: run_trl_method(a, True), "unsloth": run_unsloth, "gen": run_gen,
            "profile": run_profile}

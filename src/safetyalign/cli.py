@@ -28,41 +28,46 @@ COMMANDS: list[tuple[str, str, str]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one sub-parser per stage."""
+    """The top-level parser: global options and the list of stages (each stage parses its own arguments)."""
     parser = argparse.ArgumentParser(prog="safetyalign", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"safetyalign {__version__}")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default INFO)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    wanted = _wanted_command(sys.argv[1:])
-    for name, module, help_text in COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
-        if wanted == name:  # import only the module of the command being run
-            importlib.import_module(module).add_arguments(p)
+    for name, _module, help_text in COMMANDS:
+        sub.add_parser(name, help=help_text, description=help_text, add_help=False)
     return parser
 
 
-def _wanted_command(argv: list[str]) -> str | None:
-    names = {c[0] for c in COMMANDS}
-    return next((a for a in argv if a in names), None)
+def command_parser(name: str) -> tuple[argparse.ArgumentParser, str]:
+    """The parser of one stage (its module is imported here, and only here)."""
+    module, help_text = next((m, h) for n, m, h in COMMANDS if n == name)
+    parser = argparse.ArgumentParser(prog=f"safetyalign {name}", description=help_text)
+    importlib.import_module(module).add_arguments(parser)
+    return parser, module
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; errors from the project are one line on stderr with exit status 2."""
+    """Entry point; errors from the project are one line on stderr with exit status 2.
+
+    Options and ``key=value`` overrides may be given in any order after the command.
+    """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if argv is not None:
-        sys.argv = [sys.argv[0], *argv]
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:])
-    if not getattr(args, "command", None):
-        parser.print_help()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names = [c[0] for c in COMMANDS]
+    at = next((i for i, a in enumerate(argv) if a in names), None)
+    top = build_parser().parse_args(argv if at is None else argv[: at + 1])
+    if at is None:
+        build_parser().print_help()
         return 0
+    parser, module = command_parser(argv[at])
+    args = parser.parse_intermixed_args(argv[at + 1:])
+    args.command, args.log_level = argv[at], top.log_level
     from safetyalign.logs import setup_logging
 
     setup_logging(args.log_level)
     try:
-        return int(importlib.import_module(args._module).main(args) or 0)
+        return int(importlib.import_module(module).main(args) or 0)
     except SafetyAlignError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -107,7 +107,6 @@ class FastDecoder:
         hd = getattr(cfg, "head_dim", None) or cfg.hidden_size // nh
         self.spec = LayerSpec(nh, cfg.num_key_value_heads, hd, float(cfg.rms_norm_eps), attention)
         self.embed = inner.embed_tokens.weight
-        self.device = self.embed.device
         self.norm = inner.norm.weight
         self.lm_head = causal.lm_head.weight
         self.rotary = inner.rotary_emb
@@ -139,17 +138,6 @@ class FastDecoder:
         return {"norms": norms, "base": tuple(base), "lora": tuple(lora), "lora_ref": ref,
                 "drop": max(drops, default=0.0)}
 
-    def offload_embeddings(self, offload: bool = True) -> None:
-        """Move the (frozen) input embedding table to CPU memory (pinned), or back. Only token rows are looked up,
-        so this frees ``vocab x hidden`` of GPU memory (1 GiB at the 7B shape) for a 22 MB copy per forward."""
-        if self.embed is self.lm_head:
-            raise ValueError("cannot offload tied input embeddings (they are the LM head)")
-        if offload:
-            cpu = self.embed.data.to("cpu")
-            self.embed.data = cpu.pin_memory() if self.device.type == "cuda" else cpu
-        else:
-            self.embed.data = self.embed.data.to(self.device)
-
     def lora_parameters(self) -> list[torch.nn.Parameter]:
         """Every LoRA A/B parameter, in layer order."""
         return [t for layer in self.layers for lo in layer["lora"] if lo is not None for t in lo[:2]]
@@ -172,10 +160,7 @@ class FastDecoder:
                        training: bool = True, ref: bool = False) -> torch.Tensor:
         """Summed completion log-probs ``[2 * n_pairs]``: chosen answers first, then rejected ones."""
         mask = self.attention_mask(batch) if mask is None else mask
-        if self.embed.device != self.device:  # offloaded table: look up on CPU, copy the rows
-            h = F.embedding(batch.input_ids.cpu(), self.embed).to(self.device, non_blocking=True)
-        else:
-            h = F.embedding(batch.input_ids, self.embed)
+        h = F.embedding(batch.input_ids, self.embed)
         cos, sin = self.rotary(h[None], batch.position_ids[None])
         cos, sin = cos[:, None], sin[:, None]
         grad = torch.is_grad_enabled() and use_lora

@@ -28,7 +28,6 @@ class FastDPOConfig:
     emulate_precision_casts: bool = True  # inductor rounds intermediates to bf16 exactly where eager does
     gradient_checkpointing: bool = True
     logits_chunk: int = 256
-    offload_embeddings: bool = False  # input embedding table in CPU memory during training (call restore())
     exact_reference: bool = True  # reference through the policy graph (zero LoRA scale): bitwise equal at B = 0
 
 
@@ -66,8 +65,6 @@ class FastDPOTrainer:
             inductor_config.emulate_precision_casts = cfg.emulate_precision_casts
         self.decoder = FastDecoder(model, attention=attention, compile=compile_,
                                    checkpoint=cfg.gradient_checkpointing, logits_chunk=cfg.logits_chunk)
-        if cfg.offload_embeddings:
-            self.decoder.offload_embeddings(True)
         self.params = self.decoder.lora_parameters()
         if not self.params:
             raise ValueError("FastDPOTrainer needs a PEFT model with a LoRA adapter named 'default'")
@@ -79,11 +76,6 @@ class FastDPOTrainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda) if lr_lambda else None
         self.pad_multiple = 128 if attention.startswith("flex") else 1
         self.steps = 0
-
-    def restore(self) -> None:
-        """Undo :attr:`FastDPOConfig.offload_embeddings` (before generating or evaluating with the model)."""
-        if self.config.offload_embeddings:
-            self.decoder.offload_embeddings(False)
 
     def pack(self, pairs: Sequence[Pair] | PackedBatch) -> PackedBatch:
         """Pack pairs (or pass a packed batch through) and move to the model's device."""
