@@ -183,7 +183,7 @@ def run_unsloth(args: argparse.Namespace) -> dict:
     import importlib.util
 
     if importlib.util.find_spec("unsloth") is None:
-        raise RuntimeError("unsloth is not installed (see benchmarks/README.md: its wheels exceed the 64 MiB carry)")
+        raise RuntimeError("unsloth is not installed on this machine (see benchmarks/README.md, section not run)")
     raise RuntimeError("unsloth runner not implemented for this environment")
 
 
