@@ -1,0 +1,155 @@
+"""``safetyalign quickstart``: the whole pipeline on the embedded SmolLM2-135M-Instruct model, on a laptop CPU.
+
+data → analysis plots → on-policy rejected answers → DPO+LoRA → evaluation of base and tuned (same process, one copy
+of the weights) → comparison → report, with a timing per stage in ``timings.json`` and a closing summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from safetyalign.logs import get_logger
+
+log = get_logger(__name__)
+DEFAULT_CONFIG = "configs/quickstart.yaml"
+HEADLINE = ["harmful/refusal_rate", "harmful/attack_success_rate", "benign/over_refusal_rate"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``safetyalign quickstart``."""
+    parser.add_argument("config", nargs="?", default=DEFAULT_CONFIG,
+                        help=f"experiment YAML (default {DEFAULT_CONFIG})")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=10 eval.max_per_suite=8")
+    parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: a new one under output/runs)")
+    parser.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
+
+
+def _setup(cfg: Any, run_dir: Path | None) -> Path:
+    from safetyalign.config import dump_config
+    from safetyalign.logs import setup_logging
+    from safetyalign.runs import new_run_dir, write_provenance
+
+    run_dir = Path(run_dir) if run_dir else new_run_dir(cfg.run.output_root, cfg.run.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.run.run_dir = str(run_dir)
+    setup_logging(log_files=[run_dir / "run.log", Path(cfg.run.logs_dir) / f"{run_dir.name}.log"])
+    write_provenance(run_dir, dump_config(cfg))
+    return run_dir
+
+
+def _responder(model: Any, tokenizer: Any, cfg: Any) -> Any:
+    """Base-model answers for on-policy rejected responses (greedy, same chat rendering as evaluation)."""
+    from dataclasses import replace
+
+    from safetyalign.eval.generate import generate
+
+    gen = replace(cfg.eval.generation, do_sample=False,
+                  max_new_tokens=cfg.model.max_length - cfg.model.max_prompt_length)
+
+    def respond(prompts: list[str]) -> list[str]:
+        return generate(model, tokenizer, prompts, gen, system_prompt=cfg.model.system_prompt,
+                        desc="on-policy rejected answers")
+
+    return respond
+
+
+def _data_stage(cfg: Any, run_dir: Path, model: Any, tokenizer: Any) -> Any:
+    from safetyalign.data import analyse, build_dataset, fill_rejected
+    from safetyalign.data.build import write_bundle
+
+    bundle = build_dataset(cfg, run_dir, tokenizer)
+    if bundle.needs_generation:
+        respond = _responder(model, tokenizer, cfg)
+        bundle.train = fill_rejected(bundle.train, respond)
+        bundle.eval = fill_rejected(bundle.eval, respond) if bundle.eval else bundle.eval
+        bundle.needs_generation = False
+        write_bundle(bundle, run_dir)
+    analyse(bundle, tokenizer, run_dir / "data", run_dir / "plots", model_cfg=cfg.model)
+    return bundle
+
+
+def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True) -> dict[str, Any]:
+    """Run every stage; returns ``{"run_dir", "results", "compare", "timings"}``."""
+    from safetyalign.eval.compare import compare_from_results
+    from safetyalign.eval.evaluate import evaluate
+    from safetyalign.io import read_json, write_json
+    from safetyalign.models.loading import load_model, load_tokenizer
+    from safetyalign.runs import Timings
+    from safetyalign.train.trainer import train
+
+    start = time.perf_counter()
+    run_dir = _setup(cfg, run_dir)
+    timings = Timings(run_dir / "timings.json")
+    with timings.stage("load_model"):
+        tokenizer = load_tokenizer(cfg.model)
+        model = load_model(cfg.model, for_training=True)
+    with timings.stage("data"):
+        bundle = _data_stage(cfg, run_dir, model, tokenizer)
+    with timings.stage("train"):
+        result = train(cfg, run_dir, bundle.train, bundle.eval, model=model, tokenizer=tokenizer)
+    results = evaluate(cfg, run_dir, model=result.model, tokenizer=tokenizer, adapter_dir=result.adapter_dir)
+    with timings.stage("compare"):
+        samples = read_json(run_dir / "data" / "samples.json") if (run_dir / "data" / "samples.json").is_file() \
+            else []
+        comp = compare_from_results(results, samples)
+        write_json(run_dir / "eval" / "compare_results.json", comp)
+        write_json(Path(cfg.run.output_root).parent / "compare_results.json", comp)
+    if report:
+        from safetyalign.report import write_report
+
+        with timings.stage("report"):
+            write_report(run_dir)
+    timings.data["wall_s"] = round(time.perf_counter() - start, 1)
+    write_json(run_dir / "timings.json", timings.data)
+    return {"run_dir": run_dir, "results": results, "compare": comp, "timings": timings.data}
+
+
+def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(metric, base, tuned) rows for the headline metrics, overall and per language."""
+    rows = []
+    metrics = [m for m in HEADLINE] + [f"{m}/lang={lang}" for m in HEADLINE for lang in ("en", "zh")]
+    for key in metrics:
+        cells = []
+        for model in ("base", "tuned"):
+            m = summary.get(model, {}).get(key)
+            cells.append("-" if not m else f"{m['value']:.1%} [{m['ci95'][0]:.0%}, {m['ci95'][1]:.0%}] "
+                                           f"({m['k']}/{m['n']})")
+        if cells != ["-", "-"]:
+            rows.append((key, *cells))
+    return rows
+
+
+def print_summary(out: dict[str, Any]) -> None:
+    """The closing table: base vs tuned headline metrics, timings and where the files are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    judge = out["results"].get("judge", {}).get("primary")
+    table = Table(title=f"SafetyAlign quickstart: base vs tuned (judge: {judge}, 95% Wilson CI)")
+    for col in ("metric", "base", "tuned"):
+        table.add_column(col)
+    for row in headline_rows(out["results"].get("summary", {})):
+        table.add_row(*row)
+    console.print(table)
+    stages = out["timings"].get("stages", {})
+    console.print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
+                  + f"; wall {out['timings'].get('wall_s', 0):.0f}")
+    run_dir = out["run_dir"]
+    for name in ["report.html", "eval/evaluation_results.json", "eval/compare_results.json", "adapter",
+                 "plots", "metrics.jsonl"]:
+        if (run_dir / name).exists():
+            console.print(f"  {run_dir / name}")
+
+
+def main(args: argparse.Namespace) -> int:
+    """CLI entry point."""
+    from safetyalign.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    out = run_quickstart(cfg, args.run_dir, report=not args.no_report)
+    print_summary(out)
+    return 0
