@@ -149,7 +149,10 @@ def main(args: argparse.Namespace) -> int:
     """CLI entry point."""
     from safetyalign.config import load_config
 
-    cfg = load_config(args.config, args.overrides)
+    config, overrides = args.config, list(args.overrides)
+    if "=" in config and not Path(config).is_file():  # `safetyalign quickstart train.max_steps=10`
+        config, overrides = DEFAULT_CONFIG, [config, *overrides]
+    cfg = load_config(config, overrides)
     out = run_quickstart(cfg, args.run_dir, report=not args.no_report)
     print_summary(out)
     return 0

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ def write_provenance(run_dir: Path, config_yaml: str, command: list[str] | None 
 
     atomic_write_text(run_dir / "config.yaml", config_yaml)
     meta = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "command": command if command is not None else sys.argv,
         "python": sys.version.split()[0],

@@ -6,6 +6,7 @@ the run's ``data/samples.json`` rows into the compare_results dict of docs/run_f
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from safetyalign.eval.metrics import is_refused, is_safe
@@ -56,13 +57,13 @@ def _record(rec: dict[str, Any]) -> dict[str, Any]:
 
 def compare_from_results(results: dict[str, Any], samples: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The compare_results dict from evaluation results with both models (and optional dataset samples)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     records = results.get("records") or []
     summary = results.get("summary") or {}
     return {
         "schema_version": 1,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "models": results.get("models"),
         "judge": results.get("judge"),
         "generation": results.get("generation"),

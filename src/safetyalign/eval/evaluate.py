@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,7 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
                                                          out_dir)
     records = [{**p.to_dict(), **{k: per_model[k][i] for k in per_model}} for i, p in enumerate(prompts)]
     results = {
-        "schema_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "schema_version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "models": models,
         "judge": {"primary": primary, "all": [j.name for j in judges],
                   "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]}},

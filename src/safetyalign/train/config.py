@@ -7,6 +7,8 @@ from typing import Literal
 
 from safetyalign.configlib import opt
 
+LOSS_TYPES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+              "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")
 ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -18,13 +20,17 @@ class LoraConfig:
     alpha: int = opt(32, help="LoRA alpha (scale = alpha / r).")
     dropout: float = opt(0.05, help="LoRA dropout.")
     target_modules: list[str] = opt(factory=lambda: list(ALL_PROJECTIONS), help="Modules that get an adapter.")
+    top_layers: int | None = opt(None, help="LoRA only on the last N decoder layers (None = all layers). Required by "
+                                 "the prefix_cache backend, which caches the frozen layers below.")
 
 
 @dataclass
 class TrainConfig:
     """DPO training hyper-parameters and run control."""
 
-    backend: Literal["auto", "trl", "unsloth"] = opt("auto", help="auto = trl (unsloth only when asked).")
+    backend: Literal["auto", "trl", "unsloth", "prefix_cache"] = opt("auto", help=(
+        "auto = trl (unsloth only when asked). prefix_cache: LoRA on the top lora.top_layers layers, frozen layers "
+        "below computed once and cached (several times faster on CPU; llama/qwen2/mistral architectures)."))
     output_dir: str = opt("output/dpo_lora", help="Where the final adapter is also copied (legacy path).")
     max_steps: int = opt(60, help="Optimizer steps.")
     per_device_batch_size: int = opt(2, help="Preference pairs per device per micro-batch.")
@@ -47,3 +53,27 @@ class TrainConfig:
     save_total_limit: int = opt(2, help="Checkpoints kept.")
     eval_steps: int | None = opt(None, help="Eval loss every N steps (None = only at the end).")
     num_threads: int | None = opt(None, help="torch CPU threads (None = all cores).")
+    rpo_alpha: float | None = opt(None, help="RPO shorthand (TRL < 1.0 rpo_alpha): adds an 'sft' term on the chosen "
+                                  "answers with this weight when loss_type has no 'sft' entry.")
+    label_smoothing: float = opt(0.0, help="Label smoothing for the robust / exo_pair / aot losses.")
+    ld_alpha: float | None = opt(None, help="LD-DPO alpha in [0, 1] (down-weights the verbose tail); None = off.")
+    use_weighting: bool = opt(False, help="WPO-style weighting of pairs by policy probability.")
+    eval_batch_size: int | None = opt(None, help="Pairs per eval batch (None = per_device_batch_size).")
+    optim: str = opt("adamw_torch", help="transformers optimizer name (adamw_torch, adamw_8bit with bitsandbytes...).")
+    report_to: list[str] = opt(factory=lambda: ["tensorboard"], help="Trainer loggers (tensorboard writes into "
+                               "<run>/tensorboard; [] = none).")
+    progress_bar: bool = opt(True, help="Show the trainer's progress bar.")
+
+    def validate(self) -> None:
+        """Loss types known to TRL, weights matching them, positive step counts."""
+        unknown = [t for t in self.loss_type if t not in LOSS_TYPES]
+        if unknown:
+            raise ValueError(f"train.loss_type: unknown {unknown} (TRL knows: {', '.join(LOSS_TYPES)})")
+        if not self.loss_type:
+            raise ValueError("train.loss_type is empty: use e.g. [sigmoid]")
+        if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
+            raise ValueError(f"train.loss_weights has {len(self.loss_weights)} entries for "
+                             f"{len(self.loss_type)} loss types")
+        for name in ("max_steps", "per_device_batch_size", "gradient_accumulation_steps", "save_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")

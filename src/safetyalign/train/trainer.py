@@ -1,0 +1,191 @@
+"""``train()``: DPO + LoRA on preference rows, with checkpoints, resume, metrics, plots and an atomic adapter.
+
+The reference model is, by default, the frozen base seen through the adapter-disabled policy (no second copy in
+memory); ``train.use_reference_model`` loads an explicit frozen copy instead, and
+``train.precompute_ref_log_probs`` computes reference log-probs once before training.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safetyalign.logs import get_logger
+from safetyalign.train.artifacts import copy_dir, last_checkpoint, save_adapter
+from safetyalign.train.metrics import make_metrics_callback, truncate_metrics
+from safetyalign.train.pairs import PairStats, render_rows, tokenize_pairs
+
+log = get_logger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """Where the adapter and metrics went, the final metrics and how long it took."""
+
+    adapter_dir: Path
+    metrics_path: Path
+    metrics: dict[str, Any]
+    steps: int
+    seconds: float
+    plots: list[Path] = field(default_factory=list)
+    resumed_from: int | None = None
+    model: Any = field(default=None, repr=False)  # the trained PeftModel (disable_adapter() gives the base)
+
+
+def _dpo_trainer_class() -> Any:
+    """TRL's DPOTrainer, taught to accept rows that are already tokenized (see safetyalign.train.pairs)."""
+    from trl import DPOTrainer
+
+    class PreTokenizedDPOTrainer(DPOTrainer):
+        """Skips TRL's text preprocessing (EOS append, BOS from add_special_tokens) for pre-tokenized rows."""
+
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            if "prompt_ids" in dataset.column_names:
+                return dataset
+            return super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+
+    return PreTokenizedDPOTrainer
+
+
+def _datasets(cfg: Any, tokenizer: Any, train_rows: list[dict], eval_rows: list[dict] | None) -> tuple:
+    from datasets import Dataset
+
+    from safetyalign.errors import DataError
+
+    def build(rows: list[dict], name: str) -> tuple[Any, PairStats]:
+        text = render_rows(rows, tokenizer, cfg.model.system_prompt)
+        examples, stats = tokenize_pairs(text, tokenizer, cfg.model.max_length, cfg.model.max_prompt_length)
+        log.info("%s pairs: %d kept of %d (skipped %s; prompts truncated %d, completions truncated %d)", name,
+                 stats.kept, stats.rows, stats.skipped or "none", stats.prompt_truncated, stats.completion_truncated)
+        return (Dataset.from_list(examples) if examples else None), stats
+
+    train_ds, train_stats = build(train_rows, "train")
+    if train_ds is None:
+        raise DataError(f"no usable training pairs (of {len(train_rows)} rows; check model.max_length)")
+    eval_ds, eval_stats = build(eval_rows, "eval") if eval_rows else (None, None)
+    return train_ds, eval_ds, {"train": vars(train_stats), "eval": vars(eval_stats) if eval_stats else None}
+
+
+def _policy(cfg: Any, backend: str, model: Any, tokenizer: Any) -> tuple[Any, Any, Any]:
+    """``(model, tokenizer, peft_config)``: unsloth returns a PEFT model; trl lets TRL wrap the base model."""
+    from safetyalign.models.loading import load_model, load_tokenizer
+    from safetyalign.train.dpo_args import peft_config
+
+    if backend == "unsloth":
+        from safetyalign.train.backend import load_unsloth_model
+
+        model, tokenizer = load_unsloth_model(cfg, tokenizer)
+        return model, tokenizer, None
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(cfg.model)
+    if model is None:
+        model = load_model(cfg.model, for_training=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer, peft_config(cfg)
+
+
+def _reference(cfg: Any, device: str) -> Any:
+    if not cfg.train.use_reference_model:
+        return None
+    from safetyalign.models.loading import load_model
+
+    log.info("loading an explicit frozen reference model (train.use_reference_model=true)")
+    ref = load_model(cfg.model, device=device, for_training=False)
+    ref.requires_grad_(False)
+    return ref
+
+
+def _callbacks(run_dir: Path, metrics_path: Path, report_to: list[str]) -> list[Any]:
+    callbacks = [make_metrics_callback(metrics_path)]
+    if "tensorboard" in report_to:
+        from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
+
+        tb = TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(run_dir / "tensorboard")))
+        tb.logging_dir = str(run_dir / "tensorboard")  # also for the writer re-opened by the final evaluate()
+        callbacks.append(tb)
+    return callbacks
+
+
+def _resume_point(run_dir: Path, resume: bool, metrics_path: Path) -> Path | None:
+    ckpt = last_checkpoint(run_dir / "checkpoints") if resume else None
+    if resume and ckpt is None:
+        log.warning("--resume: no complete checkpoint in %s; starting from step 0", run_dir / "checkpoints")
+    if ckpt is not None:
+        from safetyalign.train.artifacts import checkpoint_step
+
+        dropped = truncate_metrics(metrics_path, checkpoint_step(ckpt))
+        log.info("resuming from %s (%d metric rows after it dropped)", ckpt.name, dropped)
+    else:
+        metrics_path.unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    return ckpt
+
+
+def _preflight(run_dir: Path) -> None:
+    try:
+        from safetyalign.doctor import run_checks
+
+        for check in run_checks(run_dir):
+            if not check.ok:
+                log.warning("preflight: %s: %s. %s", check.name, check.detail, check.advice)
+    except Exception as exc:  # preflight must never stop training
+        log.warning("preflight checks failed to run: %s", exc)
+
+
+def train(cfg: Any, run_dir: Path, train_rows: list[dict], eval_rows: list[dict] | None = None,
+          resume: bool = False, model: Any = None, tokenizer: Any = None) -> TrainResult:
+    """Train a LoRA adapter with DPO on ``train_rows`` ({prompt, chosen, rejected, ...}); see module docs.
+
+    ``model``/``tokenizer`` may be passed already loaded (trl backend); the adapter is injected into that model in
+    place and the trained PeftModel is returned as ``TrainResult.model``. Outputs: ``<run_dir>/adapter/``,
+    ``metrics.jsonl``, ``tensorboard/``, ``plots/training_*.png``, ``checkpoints/``, plus copies at
+    ``train.output_dir`` and ``run.plots_dir``.
+    """
+    from safetyalign.train.backend import import_unsloth, resolve_backend
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    backend = resolve_backend(cfg.train.backend)
+    if backend == "prefix_cache":
+        from safetyalign.prefix_cache.backend import train_prefix_cache_backend
+
+        return train_prefix_cache_backend(cfg, run_dir, train_rows, resume=resume, model=model, tokenizer=tokenizer)
+    if backend == "unsloth":
+        import_unsloth()  # must precede trl / transformers imports on this path
+    start = time.perf_counter()
+    import torch
+
+    from safetyalign.models.loading import pick_device, pick_dtype
+    from safetyalign.train.dpo_args import dpo_config
+
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    _preflight(run_dir)
+    model, tokenizer, lora = _policy(cfg, backend, model, tokenizer)
+    device = pick_device(cfg.model.device)
+    dtype = next(model.parameters()).dtype if model is not None else pick_dtype(cfg.model.dtype, device)
+    train_ds, eval_ds, pair_stats = _datasets(cfg, tokenizer, train_rows, eval_rows)
+    metrics_path = run_dir / "metrics.jsonl"
+    ckpt = _resume_point(run_dir, resume, metrics_path)
+    args = dpo_config(cfg, run_dir, device, dtype, eval_ds is not None)
+    trainer = _dpo_trainer_class()(
+        model=model, ref_model=_reference(cfg, device), args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+        processing_class=tokenizer, peft_config=lora,
+        callbacks=_callbacks(run_dir, metrics_path, cfg.train.report_to))
+    log.info("training: backend=%s device=%s dtype=%s steps=%d batch=%dx%d loss=%s", backend, device,
+             str(dtype).replace("torch.", ""), cfg.train.max_steps, cfg.train.per_device_batch_size,
+             cfg.train.gradient_accumulation_steps, "+".join(args.loss_type))
+    out = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    if eval_ds is not None:
+        trainer.evaluate()
+    seconds = time.perf_counter() - start
+    from safetyalign.train.finalize import finalize
+
+    return finalize(cfg, run_dir, trainer, tokenizer, out, seconds, pair_stats, ckpt, backend)
+
+
+__all__ = ["TrainResult", "save_adapter", "copy_dir", "train"]
