@@ -242,6 +242,25 @@ def test_refusal_and_helpful_recipes(shared_data):
     assert all(r["rejected"] in REFUSALS["en"] and r["category"] == "benign" for r in helpful)
 
 
+def test_helpful_pairs_without_answers_take_the_base_models_answer_as_chosen():
+    from safetyalign.data.formatting import fill_on_policy
+    from safetyalign.data.templates import OPENERS, REFUSALS
+
+    path = "pkg:data/recipe_data/benign_lookalike_zh_train.jsonl"
+    rows, summary = _load(SourceConfig(kind="helpful_pairs", path=path))
+    assert summary["kept"] == len(rows) >= 40
+    assert all(r["needs_generation"] == "chosen" and r["chosen"] == "" and r["rejected"] in REFUSALS["zh"]
+               for r in rows)
+    assert all(r["rejected"].startswith(OPENERS["zh"]) for r in rows)  # one clear refusal opening per language
+    mixed = rows[:3] + [{"prompt": "p", "chosen": "c", "rejected": "r"}]
+    filled = fill_on_policy(mixed, lambda prompts: [f"answer {i}" for i in range(len(prompts))])
+    assert [r["chosen"] for r in filled] == ["answer 0", "answer 1", "answer 2", "c"]
+    assert all(r["rejected"] in REFUSALS["zh"] for r in filled[:3]) and filled[0]["chosen_source"] == "on_policy"
+    assert not any(r.get("needs_generation") for r in filled)
+    # an answer equal to the refusal carries no preference: dropped
+    assert fill_on_policy(rows[:1], lambda ps: [rows[0]["rejected"]]) == []
+
+
 def test_refusal_templates_are_harmless():
     from safetyalign.data.samples import has_danger_word
     from safetyalign.data.templates import REFUSALS, detect_lang
@@ -326,7 +345,7 @@ def test_to_trl_rows_renders_with_chat_template(smollm_tokenizer):
     assert out[0]["prompt"] == render_prompt(smollm_tokenizer, "Hi there", "Be safe.")
     assert out[0]["chosen"] == render_response(smollm_tokenizer, "Hello!")
     assert out[0]["prompt"].count("Be safe.") == 1 and out[1]["prompt"].count("Be safe.") == 1
-    with pytest.raises(ValueError, match="fill_rejected"):
+    with pytest.raises(ValueError, match="fill_on_policy"):
         to_trl_rows([{**rows[0], "needs_generation": True}], smollm_tokenizer)
 
 

@@ -107,3 +107,25 @@ def test_resume_reaches_same_final_step(tiny_model_dir, smollm_tokenizer, tmp_pa
     for (n, a), (_, b) in zip(full.named_parameters(), resumed.named_parameters()):
         if "lora_" in n:
             assert torch.allclose(a, b, atol=1e-4), n
+
+
+def test_packed_mask_keeps_answers_apart_and_eager_matches_sdpa(tiny_model_dir, smollm_tokenizer):
+    from safetyalign.prefix_cache.core import SEG_CHOSEN, SEG_PROMPT, SEG_REJECTED, pack_pair, packed_mask
+
+    tok = smollm_tokenizer
+    pairs = [encode_pair(tok, r["prompt"], r["chosen"], r["rejected"], 64, 16) for r in _trl_rows(tok)]
+    packed = pack_pair(pairs[0])
+    seg = packed["segments"]
+    mask = packed_mask(seg[None], torch.ones(1, len(seg), dtype=torch.bool), "sdpa", torch.float32)[0, 0]
+    rej, cho, prm = (seg == SEG_REJECTED), (seg == SEG_CHOSEN), (seg == SEG_PROMPT)
+    assert not mask[rej][:, cho].any() and not mask[cho][:, rej].any()  # the two answers never see each other
+    assert mask[rej][:, prm].all() and mask[cho][:, prm].all()  # both see the whole prompt
+    first_rejected = int(rej.nonzero()[0])
+    assert packed["positions"][first_rejected] == pairs[0].rejected_start  # positions restart after the prompt
+    losses = []
+    for impl in ("sdpa", "eager"):
+        model = _model(tiny_model_dir, split=1)
+        model.get_base_model().config._attn_implementation = impl
+        cache = build_cache(model, pairs, split_layer=1, batch_size=4)  # padded batch of unequal rows
+        losses.append(dpo_step(model, cache, 1, 0.1, ["sigmoid", "sft"], [1.0, 1.0]).loss.item())
+    assert losses[0] == pytest.approx(losses[1], abs=1e-5)

@@ -1,6 +1,6 @@
 """``safetyalign quickstart``: the whole pipeline on the embedded SmolLM2-135M-Instruct model, on a laptop CPU.
 
-data → analysis plots → on-policy rejected answers → DPO+LoRA → evaluation of base and tuned (same process, one copy
+data → analysis plots → on-policy answers → DPO+LoRA → evaluation of base and tuned (same process, one copy
 of the weights) → comparison → report, with a timing per stage in ``timings.json`` and a closing summary.
 """
 
@@ -41,7 +41,7 @@ def _setup(cfg: Any, run_dir: Path | None) -> Path:
 
 
 def _responder(model: Any, tokenizer: Any, cfg: Any) -> Any:
-    """Base-model answers for on-policy rejected responses (greedy, same chat rendering as evaluation)."""
+    """Base-model answers for on-policy responses (greedy, same chat rendering as evaluation)."""
     from dataclasses import replace
 
     from safetyalign.eval.generate import generate
@@ -51,20 +51,20 @@ def _responder(model: Any, tokenizer: Any, cfg: Any) -> Any:
 
     def respond(prompts: list[str]) -> list[str]:
         return generate(model, tokenizer, prompts, gen, system_prompt=cfg.model.system_prompt,
-                        desc="on-policy rejected answers")
+                        desc="on-policy answers")
 
     return respond
 
 
 def _data_stage(cfg: Any, run_dir: Path, model: Any, tokenizer: Any) -> Any:
-    from safetyalign.data import analyse, build_dataset, fill_rejected
+    from safetyalign.data import analyse, build_dataset, fill_on_policy
     from safetyalign.data.build import write_bundle
 
     bundle = build_dataset(cfg, run_dir, tokenizer)
     if bundle.needs_generation:
         respond = _responder(model, tokenizer, cfg)
-        bundle.train = fill_rejected(bundle.train, respond)
-        bundle.eval = fill_rejected(bundle.eval, respond) if bundle.eval else bundle.eval
+        bundle.train = fill_on_policy(bundle.train, respond)
+        bundle.eval = fill_on_policy(bundle.eval, respond) if bundle.eval else bundle.eval
         bundle.needs_generation = False
         write_bundle(bundle, run_dir)
     analyse(bundle, tokenizer, run_dir / "data", run_dir / "plots", model_cfg=cfg.model)

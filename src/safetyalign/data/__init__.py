@@ -2,15 +2,15 @@
 
 Public API (cheap to import; heavy libraries load lazily)::
 
-    from safetyalign.data import build_dataset, analyse, to_trl_rows, fill_rejected, prompt_hash_fraction
+    from safetyalign.data import build_dataset, analyse, to_trl_rows, fill_on_policy, prompt_hash_fraction
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DatasetBundle", "analyse", "build_dataset", "fill_rejected", "load_bundle", "prompt_hash_fraction",
-           "to_trl_rows"]
+__all__ = ["DatasetBundle", "analyse", "build_dataset", "fill_on_policy", "fill_rejected", "load_bundle",
+           "prompt_hash_fraction", "to_trl_rows"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,7 +18,7 @@ def __getattr__(name: str) -> Any:
         from safetyalign.data import build
 
         return getattr(build, name)
-    if name in ("to_trl_rows", "fill_rejected"):
+    if name in ("to_trl_rows", "fill_on_policy", "fill_rejected"):
         from safetyalign.data import formatting
 
         return getattr(formatting, name)

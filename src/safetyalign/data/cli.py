@@ -55,7 +55,7 @@ def print_summary(summary: dict[str, Any], stats: dict[str, Any] | None = None) 
     console.print(table)
     line = f"train {summary['train_rows']} / eval {summary['eval_rows']} pairs; languages {summary['by_lang']}"
     if summary.get("needs_generation"):
-        line += f"; {summary['needs_generation_rows']} rows need on-policy rejected answers"
+        line += f"; {summary['needs_generation_rows']} rows need on-policy answers"
     console.print(line)
     if stats and stats.get("length_bias"):
         unit = "tokens" if "tokens" in stats["length_bias"] else "chars"

@@ -147,14 +147,17 @@ def convert_refusal(row: dict[str, Any], src: SourceConfig, seed: int) -> dict[s
 
 
 def convert_helpful(row: dict[str, Any], src: SourceConfig, seed: int) -> dict[str, Any]:
-    """Benign prompt + helpful answer column -> rejected = a written refusal (an over-refusal example)."""
+    """Benign prompt + helpful answer (a column, else the base model's own answer, generated later) -> rejected = a
+    written refusal (an over-refusal example)."""
     prompt = _prompt(row, src)
-    col = column(row, src, "chosen")
-    if col is None:
-        raise Skip("missing_field", "chosen", "no answer column (set columns.chosen)")
     meta = _meta(row, src, prompt, "benign")
-    chosen = text_field(row, col, "chosen")
-    return {"prompt": prompt, "chosen": chosen, "rejected": pick_refusal(prompt, seed, meta["lang"]), **meta}
+    pair = {"prompt": prompt, "rejected": pick_refusal(prompt, seed, meta["lang"])}
+    col = column(row, src, "chosen")
+    if col is None:  # no answer in the file: the base model's own (on-policy) answer keeps its helpfulness as is
+        pair.update(chosen="", needs_generation="chosen")
+    else:
+        pair["chosen"] = text_field(row, col, "chosen")
+    return {**pair, **meta}
 
 
 def _label(row: dict[str, Any], key: str, allowed: tuple) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 from safetyalign.data.split import prompt_text
 from safetyalign.data.templates import is_template_refusal
+from safetyalign.data.validate import generated_field
 from safetyalign.io import write_json
 from safetyalign.logs import get_logger
 
@@ -29,11 +30,11 @@ def describe(values: list[float]) -> dict[str, float]:
 
 
 def field_texts(rows: list[dict[str, Any]]) -> dict[str, list[str | None]]:
-    """Texts per field; rejected is None where it still needs generation."""
+    """Texts per field; a response is None where it still needs on-policy generation."""
     return {
         "prompt": [prompt_text(r["prompt"]) for r in rows],
-        "chosen": [r["chosen"] for r in rows],
-        "rejected": [None if r.get("needs_generation") else r["rejected"] for r in rows],
+        "chosen": [None if generated_field(r) == "chosen" else r["chosen"] for r in rows],
+        "rejected": [None if generated_field(r) == "rejected" else r["rejected"] for r in rows],
     }
 
 

@@ -66,17 +66,27 @@ def text_field(row: dict[str, Any], column: str, ours: str | None = None, allow_
     return value
 
 
+def generated_field(pair: dict[str, Any]) -> str | None:
+    """The response field the base model still has to write: ``needs_generation`` is ``True``/``"rejected"`` for an
+    on-policy rejected answer, ``"chosen"`` for an on-policy chosen answer; ``None`` when nothing is pending."""
+    flag = pair.get("needs_generation")
+    if not flag:
+        return None
+    return "chosen" if flag == "chosen" else "rejected"
+
+
 def check_pair(pair: dict[str, Any], max_chars: int) -> None:
     """Final checks on a converted pair: non-empty texts, chosen != rejected, lengths within ``max_chars``."""
     from safetyalign.data.split import prompt_text
 
     needs_generation = bool(pair.get("needs_generation"))
+    generated = generated_field(pair)
     for name in ("prompt", "chosen", "rejected"):
         value = pair.get(name)
         text = prompt_text(value) if name == "prompt" else value
         if not isinstance(text, str):
             raise Skip("non_text", name)
-        if not text.strip() and not (name == "rejected" and needs_generation):
+        if not text.strip() and name != generated:
             raise Skip("empty_field", name)
         if len(text) > max_chars:
             raise Skip("too_long", name, f"{len(text)} > max_chars {max_chars}")

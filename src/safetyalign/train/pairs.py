@@ -34,13 +34,14 @@ class PairStats:
 def render_rows(rows: list[dict[str, Any]], tokenizer: Any, system_prompt: str | None = None) -> list[dict[str, str]]:
     """Rows ``{prompt, chosen, rejected, ...}`` -> TRL standard text rows (prompt rendered with the chat template)."""
     from safetyalign.chat import render_prompt, render_response
+    from safetyalign.data.validate import generated_field
     from safetyalign.errors import DataError
 
     out = []
     for i, row in enumerate(rows):
         if row.get("needs_generation"):
-            raise DataError(f"training row {i}: 'rejected' still needs on-policy generation "
-                            f"(call safetyalign.data.fill_rejected first)")
+            raise DataError(f"training row {i}: '{generated_field(row)}' still needs on-policy generation "
+                            f"(call safetyalign.data.fill_on_policy first)")
         for key in ("prompt", "chosen", "rejected"):
             if not row.get(key):
                 raise DataError(f"training row {i}: field '{key}' is missing or empty")
