@@ -259,6 +259,9 @@ def test_helpful_pairs_without_answers_take_the_base_models_answer_as_chosen():
     assert not any(r.get("needs_generation") for r in filled)
     # an answer equal to the refusal carries no preference: dropped
     assert fill_on_policy(rows[:1], lambda ps: [rows[0]["rejected"]]) == []
+    # refusal_lang picks the refusal's language independently of the prompt's
+    english, _ = _load(SourceConfig(kind="helpful_pairs", path=path, refusal_lang="en"))
+    assert all(r["rejected"] in REFUSALS["en"] and r["lang"] == "zh" for r in english)
 
 
 def test_refusal_templates_are_harmless():

@@ -48,6 +48,8 @@ class SourceConfig:
     pair_by: Literal["safer", "better"] = opt("safer", help="PKU-SafeRLHF: choose chosen by safer or better id.")
     only_one_safe: bool = opt(False, help="PKU-SafeRLHF: keep only pairs where exactly one response is safe.")
     lang: str | None = opt(None, help="Language tag (en/zh) when the source does not carry one.")
+    refusal_lang: str | None = opt(None, help="refusal_pairs / helpful_pairs: language of the written refusal "
+                                   "(en/zh); default: the prompt's language.")
     filter: dict[str, str] = opt(factory=dict, help="Keep rows whose field equals the value, e.g. {category: X}; "
                                  "'A|B' matches either value, a leading '!' negates.")
     name: str | None = opt(None, help="Display name of the source (default: kind:file name).")

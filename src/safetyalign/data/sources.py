@@ -138,7 +138,7 @@ def convert_refusal(row: dict[str, Any], src: SourceConfig, seed: int) -> dict[s
     """Red-team prompt -> chosen = a written refusal; rejected = ``columns.rejected`` or left for generation."""
     prompt = _prompt(row, src)
     meta = _meta(row, src, prompt)
-    pair = {"prompt": prompt, "chosen": pick_refusal(prompt, seed, meta["lang"])}
+    pair = {"prompt": prompt, "chosen": pick_refusal(prompt, seed, src.refusal_lang or meta["lang"])}
     if "rejected" in src.columns:
         pair["rejected"] = text_field(row, src.columns["rejected"], "rejected")
     else:
@@ -151,7 +151,7 @@ def convert_helpful(row: dict[str, Any], src: SourceConfig, seed: int) -> dict[s
     written refusal (an over-refusal example)."""
     prompt = _prompt(row, src)
     meta = _meta(row, src, prompt, "benign")
-    pair = {"prompt": prompt, "rejected": pick_refusal(prompt, seed, meta["lang"])}
+    pair = {"prompt": prompt, "rejected": pick_refusal(prompt, seed, src.refusal_lang or meta["lang"])}
     col = column(row, src, "chosen")
     if col is None:  # no answer in the file: the base model's own (on-policy) answer keeps its helpfulness as is
         pair.update(chosen="", needs_generation="chosen")
