@@ -33,7 +33,10 @@ from safetyalign.fastdpo.workload import (  # noqa: E402
     weights_checksum,
 )
 
-TRAIN_METHODS = ("fast", "fast_nogradref", "fast_refcache", "fast_eager", "trl", "trl_liger", "unsloth")
+TRAIN_METHODS = ("fast", "fast_refcache", "fast_gpuembed", "fast_prev", "fast_nogradref", "fast_eager", "trl",
+                 "trl_liger", "unsloth")
+# fast_prev: the fast path's previous defaults (non-reentrant checkpoints, embedding on the GPU, eager LM-head math)
+PREV = {"reentrant_checkpoint": False, "offload_embedding": False, "fused_logprobs": False}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -103,6 +106,8 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
 
     torch, cuda, cfg, model, pairs, _ = setup(args)
     checksum = weights_checksum(model)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()  # peak of the training steps only
     fcfg = FastDPOConfig(beta=args.beta, lr=args.lr, attention=args.attention if cuda else "sdpa",
                          compile=(cuda and variant != "fast_eager" and args.compile != "none") and args.compile,
                          emulate_precision_casts=not args.no_emulate_casts)
@@ -110,10 +115,21 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
         fcfg.attention = "sdpa"
     if variant == "fast_nogradref":
         fcfg.exact_reference = False
+    if variant == "fast_gpuembed":  # the default path without the embedding offload
+        fcfg.offload_embedding = False
+    if variant == "fast_prev":
+        for k, v in PREV.items():
+            setattr(fcfg, k, v)
     trainer = FastDPOTrainer(model, fcfg)
-    ref = None
+    ref, t_pre = None, None
     if variant == "fast_refcache":  # reference log-probs precomputed once (as TRL's precompute_ref_log_probs)
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
         ref = trainer.reference_logps(pairs)
+        if cuda:
+            torch.cuda.synchronize()
+        t_pre = time.perf_counter() - t0
     times, losses = [], []
     for _ in range(args.warmup + args.steps):
         if cuda:
@@ -125,8 +141,10 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
         times.append(time.perf_counter() - t0)
         losses.append(m["train/loss"])
     res = summarize(times, losses, args, cfg, cuda)
-    res.update(checksum=checksum, attention=trainer.decoder.spec.attention, compiled=fcfg.compile,
-               emulate_precision_casts=fcfg.emulate_precision_casts)
+    d = trainer.decoder
+    res.update(checksum=checksum, attention=d.spec.attention, compiled=fcfg.compile,
+               emulate_precision_casts=fcfg.emulate_precision_casts, reentrant_checkpoint=d.reentrant,
+               embedding_offloaded=d.embed_offloaded, fused_logprobs=d.fused_logprobs, precompute_s=t_pre)
     return res
 
 
@@ -171,6 +189,8 @@ def run_trl_method(args: argparse.Namespace, liger: bool) -> dict:
 
     torch, cuda, cfg, model, pairs, eos = setup(args)
     checksum = weights_checksum(model)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()  # peak of the training steps only
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     r = run_trl(model, pairs, eos, cfg.vocab_size, args.warmup + args.steps, args.lr, args.beta, args.seed, cuda,
                 liger=liger, sync=sync)
@@ -264,7 +284,9 @@ def run_equiv7b(args: argparse.Namespace) -> dict:
 RUNNERS = {"equiv": run_equiv, "equiv7b": run_equiv7b, "fast": lambda a: run_fast(a, "fast"),
            "fast_eager": lambda a: run_fast(a, "fast_eager"),
            "fast_refcache": lambda a: run_fast(a, "fast_refcache"),
-           "fast_nogradref": lambda a: run_fast(a, "fast_nogradref"), "trl": lambda a: run_trl_method(a, False),
+           "fast_nogradref": lambda a: run_fast(a, "fast_nogradref"), "fast_prev": lambda a: run_fast(a, "fast_prev"),
+           "fast_gpuembed": lambda a: run_fast(a, "fast_gpuembed"),
+           "trl": lambda a: run_trl_method(a, False),
            "trl_liger": lambda a: run_trl_method(a, True), "unsloth": run_unsloth, "gen": run_gen,
            "profile": run_profile}
 

@@ -6,17 +6,22 @@ What makes it fast (see benchmarks/README.md for measured numbers):
   tokens attend to the prompt and to themselves only (block mask), with positions restarting after the prompt, so
   the prompt is computed once instead of twice; all pairs are packed padding-free into one row;
 - variable-length attention through FlexAttention (block-sparse) or SDPA with a dense boolean mask;
-- log-probabilities taken from the LM head in chunks, only at completion positions, with a custom backward that
-  recomputes each chunk (no full-vocabulary logits kept);
+- log-probabilities taken from the LM head in chunks, only at completion positions; each chunk's gradient direction
+  is computed in the forward while its logits exist, so the backward only scales it (no full-vocabulary logits
+  kept, none recomputed);
 - one compiled graph (``torch.compile``) for every decoder layer (weights are graph inputs), which fuses RMSNorm,
-  RoPE, SwiGLU and the LoRA additions; per-layer activation checkpointing;
-- reference log-probs from one no-grad forward with the adapter skipped (or precomputed once).
+  RoPE, SwiGLU and the LoRA additions; per-layer reentrant activation checkpointing, so the forward (and the
+  reference) run through the cheaper no-grad graph and only the recompute in the backward builds autograd state;
+- reference log-probs from the same graph with the LoRA scale at zero (bitwise equal to the policy while B = 0), or
+  precomputed once;
+- on CUDA the frozen input embedding table lives in pinned CPU memory (1 GiB less for Qwen2.5-7B).
 
 Public API: :class:`FastDPOConfig`, :class:`FastDPOTrainer` (``step(pairs) -> metrics``,
 ``step_accumulated(micro_batches) -> metrics``, ``reference_logps(pairs)``), :func:`fast_dpo_step`,
 :func:`pack_pairs`. Heavy imports (torch) happen inside the submodules; importing this package is cheap.
 
-Use from a training loop (e.g. ``train.backend: fast``)::
+``safetyalign train`` uses it through :mod:`safetyalign.fastdpo.backend` (``train.backend: fast``, or ``auto`` on a
+CUDA GPU). Use from your own training loop::
 
     model = peft.get_peft_model(base_model, lora_config)            # as for TRL; adapter name "default"
     trainer = FastDPOTrainer(model, FastDPOConfig(beta=..., lr=..., max_grad_norm=...),
@@ -26,8 +31,9 @@ Use from a training loop (e.g. ``train.backend: fast``)::
     model.save_pretrained(adapter_dir)                              # the adapter was trained in place
 
 Token ids as TRL builds them: ``prompt_ids`` from the rendered prompt, answers tokenized after it with EOS appended.
-Supported: sigmoid DPO, LoRA on Qwen2/Llama-style models (RMSNorm, RoPE, SwiGLU, GQA), no ``ld_alpha``/extra
-loss terms. On CUDA it compiles the decoder layer (first step ~20-30 s cold).
+Supported: sigmoid DPO, LoRA on Llama / Qwen2 / Qwen3 / Mistral models (RMSNorm, RoPE, SwiGLU, GQA, Qwen3's q/k
+norms), no ``ld_alpha``/extra loss terms. On CUDA it compiles the decoder layer (first step ~20-30 s cold; with
+varying batch lengths a second compile for dynamic shapes). ``trainer.close()`` moves an offloaded embedding back.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ class PackedBatch:
     group: torch.Tensor  # [M] long
     n_pairs: int
     n_tokens: int  # real (unpadded) tokens
+    inputs_embeds: torch.Tensor | None = None  # [T, d], set when the embedding table is offloaded to the CPU
 
     def to(self, device: torch.device | str) -> PackedBatch:
         """Copy every tensor to ``device``."""

@@ -34,13 +34,19 @@ def swap_in(tmp: Path, target: Path) -> Path:
     return target
 
 
-def save_adapter(model: Any, tokenizer: Any, target: Path, extra_text: dict[str, str] | None = None) -> Path:
-    """Save the LoRA adapter (safetensors) + tokenizer + extra text files into ``target`` atomically."""
+def save_adapter(model: Any, tokenizer: Any, target: Path, extra_text: dict[str, str] | None = None,
+                 state_dict: dict[str, Any] | None = None) -> Path:
+    """Save the LoRA adapter (safetensors) + tokenizer + extra text files into ``target`` atomically.
+
+    ``state_dict``: the full model state dict gathered from FSDP / ZeRO-3 shards (PEFT keeps the adapter keys).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     kwargs: dict[str, Any] = {"safe_serialization": True}
+    if state_dict is not None:
+        kwargs["state_dict"] = state_dict
     if "ref" in getattr(model, "peft_config", {}):  # TRL's frozen reference copy must not be exported
         kwargs["selected_adapters"] = ["default"]
     model.save_pretrained(tmp, **kwargs)
@@ -73,14 +79,25 @@ def checkpoint_step(path: Path) -> int:
         return -1
 
 
+def _has(ckpt: Path, files: tuple[str, ...], dirs: tuple[str, ...]) -> bool:
+    return any((ckpt / f).is_file() for f in files) or any(p.is_dir() for d in dirs for p in ckpt.glob(d))
+
+
 def is_complete(ckpt: Path) -> bool:
-    """A checkpoint is usable when its trainer state parses and the adapter + optimizer files exist."""
+    """A checkpoint is usable when its trainer state parses and the weights + optimizer state exist.
+
+    Layouts: one process / DDP write ``adapter_model.safetensors`` + ``optimizer.pt``; FSDP with a sharded state
+    dict writes ``pytorch_model_fsdp_0/`` + ``optimizer_0/`` (full: ``pytorch_model_fsdp.bin`` + ``optimizer.bin``);
+    DeepSpeed writes the adapter + ``global_step<N>/`` (partitioned optimizer states). ``trainer_state.json`` is
+    written last, after every process finished its part.
+    """
     try:
         state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    return (isinstance(state, dict) and "global_step" in state and (ckpt / "adapter_model.safetensors").is_file()
-            and (ckpt / "optimizer.pt").is_file())
+    weights = _has(ckpt, ("adapter_model.safetensors", "pytorch_model_fsdp.bin"), ("pytorch_model_fsdp_*",))
+    optimizer = _has(ckpt, ("optimizer.pt", "optimizer.bin"), ("optimizer_*", "global_step*"))
+    return isinstance(state, dict) and "global_step" in state and weights and optimizer
 
 
 def last_checkpoint(ckpt_dir: Path, remove_incomplete: bool = True) -> Path | None:

@@ -1,6 +1,9 @@
-"""Training backends: ``trl`` (TRL + PEFT, CPU or GPU) and ``unsloth`` (GPU only, faster kernels).
+"""Training backends: ``trl`` (TRL + PEFT, CPU or GPU), ``fast`` (:mod:`safetyalign.fastdpo`, GPU), ``unsloth``
+(GPU only, faster kernels) and ``prefix_cache`` (CPU, LoRA on the top layers).
 
-Both produce the same outputs (a PEFT LoRA adapter in safetensors); ``auto`` means ``trl``. Unsloth patches
+All produce the same outputs (a PEFT LoRA adapter in safetensors). ``auto`` means ``fast`` on a CUDA GPU when the
+model and the loss are ones it supports (see :func:`safetyalign.fastdpo.backend.fast_unsupported_reason`), else
+``trl``. Unsloth patches
 transformers/TRL when imported, so :func:`import_unsloth` must run before those libraries are imported; the
 training entry point calls it first thing on that path.
 """
@@ -16,13 +19,30 @@ from safetyalign.logs import get_logger
 log = get_logger(__name__)
 
 
-def resolve_backend(name: str) -> str:
-    """``auto`` -> ``trl``; anything else is returned after a check."""
-    if name in ("auto", "trl"):
+def resolve_backend(name: str, cfg: Any = None) -> str:
+    """The backend to train with: ``auto`` -> ``fast`` on one CUDA GPU when ``cfg`` fits it, else ``trl``
+    (``trl`` without ``cfg``); anything else is returned after a check."""
+    if name == "trl":
         return "trl"
-    if name in ("unsloth", "prefix_cache"):
+    if name == "auto":
+        return _auto_backend(cfg) if cfg is not None else "trl"
+    if name in ("unsloth", "prefix_cache", "fast"):
         return name
-    raise ConfigError(f"train.backend: unknown backend '{name}' (use auto, trl, unsloth or prefix_cache)")
+    raise ConfigError(f"train.backend: unknown backend '{name}' (use auto, trl, fast, unsloth or prefix_cache)")
+
+
+def _auto_backend(cfg: Any) -> str:
+    from safetyalign.train.distributed import is_distributed
+
+    if is_distributed():
+        return "trl"
+    from safetyalign.fastdpo.backend import fast_unsupported_reason
+
+    reason = fast_unsupported_reason(cfg)
+    if reason is None:
+        return "fast"
+    log.info("train.backend=auto: using trl (%s)", reason)
+    return "trl"
 
 
 def import_unsloth() -> Any:

@@ -1,7 +1,10 @@
-"""``safetyalign train CONFIG [overrides] [--resume] [--run-dir DIR] [--use_reference_model]``.
+"""``safetyalign train CONFIG [overrides] [--resume] [--run-dir DIR] [--use_reference_model] [--num_processes N]``.
 
 Builds the data stage's dataset into the run folder (or, on ``--resume``, re-reads ``<run>/data/train.jsonl`` so
 the pairs are exactly those of the interrupted run), then trains with :func:`safetyalign.train.trainer.train`.
+With ``--num_processes N`` (or ``--accelerate_config``) it re-launches itself through ``accelerate launch``
+(:mod:`safetyalign.train.launch`). Under a launcher the main process picks the run folder and builds the data;
+every process then reads the same ``<run>/data/train.jsonl``; only the main process writes run-folder files.
 """
 
 from __future__ import annotations
@@ -21,9 +24,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     parser.add_argument("--use_reference_model", "--use-reference-model", action="store_true",
                         help="load an explicit frozen reference model (default: the adapter-disabled base)")
+    from safetyalign.train.launch import add_arguments as add_launch_arguments
+
+    add_launch_arguments(parser)
 
 
 def _pick_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
+    """The run folder: chosen (and created) by the main process, then the same path on every process."""
+    from safetyalign.train.distributed import broadcast, is_main_process
+
+    run_dir = _choose_run_dir(cfg, args) if is_main_process() else None
+    run_dir = Path(broadcast(str(run_dir) if run_dir is not None else None))
+    if is_main_process():
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def _choose_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
     from safetyalign.errors import ConfigError
     from safetyalign.runs import new_run_dir
 
@@ -40,53 +57,84 @@ def _pick_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
 
 
 def _rows(cfg: Any, run_dir: Path, resume: bool) -> tuple[list[dict], list[dict]]:
-    """Training/eval rows: the run's saved data on resume, else freshly built by the data stage."""
+    """Training/eval rows: the run's saved data on resume, else freshly built by the data stage (main process);
+    under a launcher every process then reads the files the main process wrote, so all hold the same pairs."""
+    from safetyalign.data import load_bundle
     from safetyalign.errors import DataError
     from safetyalign.logs import get_logger
+    from safetyalign.train.distributed import barrier, is_distributed, is_main_process
 
-    if resume and (run_dir / "data" / "train.jsonl").is_file():
-        from safetyalign.data import load_bundle
+    bundle = None
+    if is_main_process():
+        if resume and (run_dir / "data" / "train.jsonl").is_file():
+            bundle = load_bundle(run_dir)
+            get_logger(__name__).info("resume: reusing %s", run_dir / "data" / "train.jsonl")
+        else:
+            from safetyalign.data import build_dataset
 
+            bundle = build_dataset(cfg, run_dir, None)
+    if is_distributed():
+        barrier()
         bundle = load_bundle(run_dir)
-        get_logger(__name__).info("resume: reusing %s", run_dir / "data" / "train.jsonl")
-    else:
-        from safetyalign.data import build_dataset
-
-        bundle = build_dataset(cfg, run_dir, None)
     if bundle.needs_generation:
         raise DataError("some data sources need on-policy rejected answers (refusal_pairs without a rejected "
-                        "column); run the quickstart, or fill them with safetyalign.data.fill_rejected first")
+                        "column); run the quickstart, or fill them with safetyalign.data.fill_on_policy first")
     return bundle.train, bundle.eval
+
+
+def _setup_logging(cfg: Any, args: argparse.Namespace, run_dir: Path) -> Any:
+    """Log files (run.log, logs/<run>.log) from the main process only; other processes log warnings only."""
+    from safetyalign.logs import get_logger, setup_logging
+    from safetyalign.train.distributed import is_main_process
+
+    if is_main_process():
+        setup_logging(getattr(args, "log_level", None),
+                      [run_dir / "run.log", Path(cfg.run.logs_dir) / f"{run_dir.name}.log"])
+    else:
+        setup_logging("WARNING")
+    return get_logger(__name__)
 
 
 def main(args: argparse.Namespace) -> int:
     """Resolve the config and run folder, build the data, train, print where things went."""
+    from contextlib import nullcontext
+
     from safetyalign.config import dump_config, load_config
-    from safetyalign.logs import get_logger, setup_logging
     from safetyalign.runs import Timings, write_provenance
+    from safetyalign.train import distributed, launch
 
     overrides = list(args.overrides)
     if args.use_reference_model:
         overrides.append("train.use_reference_model=true")
     cfg = load_config(args.config, overrides)
+    if launch.wants_launch(args):
+        distributed.check_backend(cfg.train.backend, args.num_processes or 2)
+        return launch.relaunch(args, _choose_run_dir(cfg, args))
     if cfg.train.backend == "unsloth":  # unsloth must be imported before trl / transformers
         from safetyalign.train.backend import import_unsloth
 
         import_unsloth()
+    from safetyalign.models.loading import pick_device
+
+    distributed.setup(cpu=not pick_device(cfg.model.device).startswith("cuda"))
     run_dir = _pick_run_dir(cfg, args)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(getattr(args, "log_level", None),
-                  [run_dir / "run.log", Path(cfg.run.logs_dir) / f"{run_dir.name}.log"])
-    log = get_logger(__name__)
+    log = _setup_logging(cfg, args, run_dir)
+    main_process = distributed.is_main_process()
     log.info("run folder: %s%s", run_dir, " (resume)" if args.resume else "")
-    write_provenance(run_dir, dump_config(cfg))
-    timings = Timings(run_dir / "timings.json")
-    with timings.stage("data"):
+    if main_process:
+        write_provenance(run_dir, dump_config(cfg), command=launch.launched_command())
+    timings = Timings(run_dir / "timings.json") if main_process else None
+    with timings.stage("data") if timings else nullcontext():
         train_rows, eval_rows = _rows(cfg, run_dir, args.resume)
     from safetyalign.train.trainer import train
 
-    with timings.stage("train"):
+    with timings.stage("train") if timings else nullcontext():
         result = train(cfg, run_dir, train_rows, eval_rows or None, resume=args.resume)
+    _log_result(log, cfg, result)
+    return 0
+
+
+def _log_result(log: Any, cfg: Any, result: Any) -> None:
     m = result.metrics
     log.info("adapter: %s (copy: %s); metrics: %s; plots: %s", result.adapter_dir, cfg.train.output_dir,
              result.metrics_path, ", ".join(str(p) for p in result.plots) or "none")
@@ -95,4 +143,3 @@ def main(args: argparse.Namespace) -> int:
                  m["train/loss/first"], m["train/loss/last"], m.get("train/rewards/margins/first", 0.0),
                  m.get("train/rewards/margins/last", 0.0), m.get("train/rewards/accuracies/first", 0.0),
                  m.get("train/rewards/accuracies/last", 0.0), result.steps, result.seconds)
-    return 0

@@ -28,9 +28,11 @@ class LoraConfig:
 class TrainConfig:
     """DPO training hyper-parameters and run control."""
 
-    backend: Literal["auto", "trl", "unsloth", "prefix_cache"] = opt("auto", help=(
-        "auto = trl (unsloth only when asked). prefix_cache: LoRA on the top lora.top_layers layers, frozen layers "
-        "below computed once and cached (several times faster on CPU; llama/qwen2/mistral architectures)."))
+    backend: Literal["auto", "trl", "fast", "unsloth", "prefix_cache"] = opt("auto", help=(
+        "auto = fast on a CUDA GPU for llama/qwen2/qwen3/mistral models with the sigmoid loss, else trl (unsloth only "
+        "when asked). fast: the packed, compiled GPU path of safetyalign.fastdpo (same outputs as trl). "
+        "prefix_cache: LoRA on the top lora.top_layers layers, frozen layers below computed once and cached "
+        "(several times faster on CPU; llama/qwen2/mistral architectures)."))
     output_dir: str = opt("output/dpo_lora", help="Where the final adapter is also copied (legacy path).")
     max_steps: int = opt(60, help="Optimizer steps.")
     per_device_batch_size: int = opt(2, help="Preference pairs per device per micro-batch.")

@@ -94,5 +94,6 @@ def dpo_config(cfg: Any, run_dir: Path, device: str, dtype: Any, has_eval: bool)
         report_to=[r for r in t.report_to if r != "tensorboard"] or "none",
         disable_tqdm=not t.progress_bar,
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,  # every LoRA weight takes part in each forward (DDP skips a graph walk)
         push_to_hub=False,
     )

@@ -32,46 +32,80 @@ def final_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def finalize(cfg: Any, run_dir: Path, trainer: Any, tokenizer: Any, out: Any, seconds: float,
              pair_stats: dict[str, Any], ckpt: Path | None, backend: str) -> Any:
-    """Write ``<run>/adapter`` (+ copy at ``train.output_dir``), plots (+ copies in ``run.plots_dir``)."""
-    from safetyalign.config import dump_config
-    from safetyalign.train.plots import plot_training
+    """Write ``<run>/adapter`` (+ copy at ``train.output_dir``), plots (+ copies in ``run.plots_dir``).
+
+    Every process calls this (gathering sharded weights is a collective); only the main process writes files.
+    """
+    from safetyalign.train import distributed
     from safetyalign.train.trainer import TrainResult
 
     metrics_path = run_dir / "metrics.jsonl"
-    metrics = final_metrics(read_metrics(metrics_path))
     steps = int(trainer.state.global_step)
     resumed = checkpoint_step(ckpt) if ckpt else None
+    state_dict = distributed.full_state_dict(trainer)  # FSDP / ZeRO-3: gathered on every process
+    adapter_dir, plots, metrics = run_dir / "adapter", [], {}
+    if distributed.is_main_process():
+        metrics = final_metrics(read_metrics(metrics_path))
+        summary = _summary(cfg, trainer, out, seconds, pair_stats, metrics, steps, resumed, backend)
+        adapter_dir = write_adapter(cfg, run_dir, distributed.unwrap(trainer), tokenizer, summary, state_dict)
+        plots = write_plots(cfg, run_dir, metrics_path)
+        log_summary(metrics, summary)
+    del state_dict
+    distributed.barrier()  # the adapter exists for everyone once this returns
+    if not distributed.is_main_process():
+        metrics = final_metrics(read_metrics(metrics_path))
+    return TrainResult(adapter_dir=adapter_dir, metrics_path=metrics_path, metrics=metrics, steps=steps,
+                       seconds=round(seconds, 2), plots=plots, resumed_from=resumed, model=trainer.model)
+
+
+def _summary(cfg: Any, trainer: Any, out: Any, seconds: float, pair_stats: dict[str, Any], metrics: dict[str, Any],
+             steps: int, resumed: int | None, backend: str) -> dict[str, Any]:
+    """The content of ``adapter/training_summary.json``."""
+    from safetyalign.train.distributed import batch_layout, engine
+
     run_steps = steps - (resumed or 0)
-    summary = {
+    return {
         "steps": steps, "seconds": round(seconds, 2), "backend": backend, "resumed_from_step": resumed,
         "s_per_step": round(float(out.metrics.get("train_runtime", seconds)) / max(run_steps, 1), 3),
         "device": str(trainer.args.device), "loss_type": list(trainer.args.loss_type),
         "loss_weights": trainer.args.loss_weights, "beta": trainer.args.beta,
         "reference": ("explicit" if trainer.ref_model is not None else
                       "precomputed" if trainer.args.precompute_ref_log_probs else "adapter_disabled"),
+        "distributed": {"engine": engine(), **batch_layout(cfg.train.per_device_batch_size,
+                                                            cfg.train.gradient_accumulation_steps)},
         "pairs": pair_stats, "train_output": {k: v for k, v in out.metrics.items() if isinstance(v, (int, float))},
         "final_metrics": metrics,
     }
-    adapter_dir = save_adapter(trainer.model, tokenizer, run_dir / "adapter", {
+
+
+def write_adapter(cfg: Any, run_dir: Path, model: Any, tokenizer: Any, summary: dict[str, Any],
+                   state_dict: dict[str, Any] | None) -> Path:
+    from safetyalign.config import dump_config
+
+    adapter_dir = save_adapter(model, tokenizer, run_dir / "adapter", {
         "config.yaml": dump_config(cfg),
-        "training_summary.json": json.dumps(summary, indent=2, default=str) + "\n"})
+        "training_summary.json": json.dumps(summary, indent=2, default=str) + "\n"}, state_dict=state_dict)
     log.info("adapter saved to %s", adapter_dir)
     legacy = Path(cfg.train.output_dir)
     if legacy.resolve() != adapter_dir.resolve():
         copy_dir(adapter_dir, legacy)
         log.info("adapter copied to %s", legacy)
+    return adapter_dir
+
+
+def write_plots(cfg: Any, run_dir: Path, metrics_path: Path) -> list[Path]:
+    from safetyalign.train.plots import plot_training
+
     plots = plot_training(metrics_path, run_dir / "plots")
     plots_dir = Path(cfg.run.plots_dir)
     if plots and plots_dir.resolve() != (run_dir / "plots").resolve():
         plots_dir.mkdir(parents=True, exist_ok=True)
         for p in plots:
             shutil.copy2(p, plots_dir / p.name)
-    _log_summary(metrics, summary)
-    return TrainResult(adapter_dir=adapter_dir, metrics_path=metrics_path, metrics=metrics, steps=steps,
-                       seconds=round(seconds, 2), plots=plots, resumed_from=resumed, model=trainer.model)
+    return plots
 
 
-def _log_summary(metrics: dict[str, Any], summary: dict[str, Any]) -> None:
+def log_summary(metrics: dict[str, Any], summary: dict[str, Any]) -> None:
     parts = []
     for key in ("train/loss", "train/rewards/margins", "train/rewards/accuracies"):
         if f"{key}/first" in metrics:

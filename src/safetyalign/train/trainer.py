@@ -70,8 +70,9 @@ def _datasets(cfg: Any, tokenizer: Any, train_rows: list[dict], eval_rows: list[
 
 
 def _policy(cfg: Any, backend: str, model: Any, tokenizer: Any) -> tuple[Any, Any, Any]:
-    """``(model, tokenizer, peft_config)``: unsloth returns a PEFT model; trl lets TRL wrap the base model."""
-    from safetyalign.models.loading import load_model, load_tokenizer
+    """``(model, tokenizer, peft_config)``: unsloth loads a PEFT model now; for trl the model stays None (loaded
+    by :func:`_base_model` once the trainer arguments exist) unless one was passed in."""
+    from safetyalign.models.loading import load_tokenizer
     from safetyalign.train.dpo_args import peft_config
 
     if backend == "unsloth":
@@ -80,27 +81,33 @@ def _policy(cfg: Any, backend: str, model: Any, tokenizer: Any) -> tuple[Any, An
         model, tokenizer = load_unsloth_model(cfg, tokenizer)
         return model, tokenizer, None
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(cfg.model)
-    if model is None:
-        model = load_model(cfg.model, for_training=True)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer, peft_config(cfg)
 
 
-def _reference(cfg: Any, device: str) -> Any:
+def _base_model(cfg: Any, device: str, dtype: Any, for_training: bool) -> Any:
+    """The base model for this process. Called after DPOConfig is built, so that DeepSpeed ZeRO-3 partitions
+    the weights while loading and FSDP's low-memory loading sees the process group."""
+    from safetyalign.train.distributed import load_device, load_for_engine
+
+    return load_for_engine(cfg.model, load_device(device), dtype, for_training)
+
+
+def _reference(cfg: Any, device: str, dtype: Any) -> Any:
     if not cfg.train.use_reference_model:
         return None
-    from safetyalign.models.loading import load_model
-
     log.info("loading an explicit frozen reference model (train.use_reference_model=true)")
-    ref = load_model(cfg.model, device=device, for_training=False)
+    ref = _base_model(cfg, device, dtype, for_training=False)
     ref.requires_grad_(False)
     return ref
 
 
 def _callbacks(run_dir: Path, metrics_path: Path, report_to: list[str]) -> list[Any]:
-    callbacks = [make_metrics_callback(metrics_path)]
-    if "tensorboard" in report_to:
+    from safetyalign.train.distributed import is_main_process
+
+    callbacks = [make_metrics_callback(metrics_path)]  # writes on the main process only
+    if "tensorboard" in report_to and is_main_process():
         from torch.utils.tensorboard import SummaryWriter
         from transformers.integrations import TensorBoardCallback
 
@@ -111,6 +118,16 @@ def _callbacks(run_dir: Path, metrics_path: Path, report_to: list[str]) -> list[
 
 
 def _resume_point(run_dir: Path, resume: bool, metrics_path: Path) -> Path | None:
+    """The checkpoint to resume from (None = fresh start), chosen by the main process, which alone edits files
+    (drops metric rows after the checkpoint, or clears old metrics/checkpoints); the others get its choice."""
+    from safetyalign.train.distributed import broadcast, is_main_process
+
+    ckpt = _main_resume_point(run_dir, resume, metrics_path) if is_main_process() else None
+    chosen = broadcast(str(ckpt) if ckpt is not None else None)
+    return Path(chosen) if chosen else None
+
+
+def _main_resume_point(run_dir: Path, resume: bool, metrics_path: Path) -> Path | None:
     ckpt = last_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and ckpt is None:
         log.warning("--resume: no complete checkpoint in %s; starting from step 0", run_dir / "checkpoints")
@@ -126,6 +143,10 @@ def _resume_point(run_dir: Path, resume: bool, metrics_path: Path) -> Path | Non
 
 
 def _preflight(run_dir: Path) -> None:
+    from safetyalign.train.distributed import is_main_process
+
+    if not is_main_process():
+        return
     try:
         from safetyalign.doctor import run_checks
 
@@ -149,7 +170,14 @@ def train(cfg: Any, run_dir: Path, train_rows: list[dict], eval_rows: list[dict]
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    backend = resolve_backend(cfg.train.backend)
+    backend = resolve_backend(cfg.train.backend, cfg)
+    from safetyalign.train.distributed import check_backend
+
+    check_backend(backend)
+    if backend == "fast":
+        from safetyalign.fastdpo.backend import train_fast_backend
+
+        return train_fast_backend(cfg, run_dir, train_rows, eval_rows, resume=resume, model=model, tokenizer=tokenizer)
     if backend == "prefix_cache":
         from safetyalign.prefix_cache.backend import train_prefix_cache_backend
 
@@ -160,25 +188,27 @@ def train(cfg: Any, run_dir: Path, train_rows: list[dict], eval_rows: list[dict]
     import torch
 
     from safetyalign.models.loading import pick_device, pick_dtype
+    from safetyalign.train.distributed import setup
     from safetyalign.train.dpo_args import dpo_config
 
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
+    device = pick_device(cfg.model.device)
+    setup(cpu=not device.startswith("cuda"))  # process group first (no-op for one process)
     _preflight(run_dir)
     model, tokenizer, lora = _policy(cfg, backend, model, tokenizer)
-    device = pick_device(cfg.model.device)
     dtype = next(model.parameters()).dtype if model is not None else pick_dtype(cfg.model.dtype, device)
     train_ds, eval_ds, pair_stats = _datasets(cfg, tokenizer, train_rows, eval_rows)
     metrics_path = run_dir / "metrics.jsonl"
     ckpt = _resume_point(run_dir, resume, metrics_path)
-    args = dpo_config(cfg, run_dir, device, dtype, eval_ds is not None)
+    args = dpo_config(cfg, run_dir, device, dtype, eval_ds is not None)  # before loading: see _base_model
+    if model is None:
+        model = _base_model(cfg, device, dtype, for_training=True)
     trainer = _dpo_trainer_class()(
-        model=model, ref_model=_reference(cfg, device), args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-        processing_class=tokenizer, peft_config=lora,
+        model=model, ref_model=_reference(cfg, device, dtype), args=args, train_dataset=train_ds,
+        eval_dataset=eval_ds, processing_class=tokenizer, peft_config=lora,
         callbacks=_callbacks(run_dir, metrics_path, cfg.train.report_to))
-    log.info("training: backend=%s device=%s dtype=%s steps=%d batch=%dx%d loss=%s", backend, device,
-             str(dtype).replace("torch.", ""), cfg.train.max_steps, cfg.train.per_device_batch_size,
-             cfg.train.gradient_accumulation_steps, "+".join(args.loss_type))
+    _log_start(backend, device, dtype, cfg, args)
     out = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     if eval_ds is not None:
         trainer.evaluate()
@@ -186,6 +216,16 @@ def train(cfg: Any, run_dir: Path, train_rows: list[dict], eval_rows: list[dict]
     from safetyalign.train.finalize import finalize
 
     return finalize(cfg, run_dir, trainer, tokenizer, out, seconds, pair_stats, ckpt, backend)
+
+
+def _log_start(backend: str, device: str, dtype: Any, cfg: Any, args: Any) -> None:
+    from safetyalign.train.distributed import batch_layout, engine
+
+    b = batch_layout(cfg.train.per_device_batch_size, cfg.train.gradient_accumulation_steps)
+    log.info("training: backend=%s device=%s dtype=%s steps=%d loss=%s; batch %d per device x %d accumulation x %d "
+             "processes = %d pairs per step (engine %s)", backend, device, str(dtype).replace("torch.", ""),
+             cfg.train.max_steps, "+".join(args.loss_type), b["per_device_batch_size"],
+             b["gradient_accumulation_steps"], b["world_size"], b["global_batch_size"], engine())
 
 
 __all__ = ["TrainResult", "save_adapter", "copy_dir", "train"]
