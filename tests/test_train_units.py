@@ -77,7 +77,7 @@ def test_dpo_config_mapping(tmp_path):
     args = dpo_config(cfg, tmp_path, "cpu", torch.float32, has_eval=True)
     assert args.loss_type == ["sigmoid", "sft"] and args.loss_weights == [1.0, 0.5]
     assert not args.bf16 and not args.fp16 and args.use_cpu and not args.gradient_checkpointing
-    assert args.max_length == 256 and args.save_steps == 10 and args.eval_steps == 5
+    assert args.max_length == 192 and args.save_steps == 10 and args.eval_steps == 5
     assert args.output_dir == str(tmp_path / "checkpoints") and args.report_to == []
 
 
