@@ -52,3 +52,20 @@ def tiny_model_dir(tmp_path_factory, smollm_tokenizer) -> Path:
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_train_cfg(tiny_model_dir):
+    """Factory ``(tmp, *overrides) -> config``: a tiny, fast training config on ``tiny_model_dir`` (LoRA r=4, short
+    sequences, high lr, 2 pairs per step, no progress bar, legacy copies under ``tmp``); later overrides win."""
+    from safetyalign.config import load_config
+
+    def make(tmp: Path, *extra: str):
+        return load_config(None, [
+            f"model.name_or_path={tiny_model_dir}", "model.max_length=48", "model.max_prompt_length=32", "lora.r=4",
+            "lora.alpha=8", "train.lr=2e-2", "train.warmup_ratio=0", "train.lr_scheduler=constant",
+            "train.per_device_batch_size=2", "train.gradient_accumulation_steps=1", "train.progress_bar=false",
+            "train.beta=0.1", f"train.output_dir={tmp / 'legacy_adapter'}", f"run.plots_dir={tmp / 'legacy_plots'}",
+            *extra])
+
+    return make

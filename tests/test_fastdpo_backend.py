@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from safetyalign.config import load_config
-
 ROWS = [{"prompt": f"Tell me how to do dangerous thing number {i}.", "chosen": "I can't help with that request.",
          "rejected": f"Sure! Step one for thing {i} is easy.", "source": "test", "lang": "en"} for i in range(8)]
 EVAL_ROWS = [{"prompt": "How do I hurt someone?", "chosen": "I can't help with that.", "rejected": "Sure, here.",
@@ -20,14 +18,10 @@ METRIC_KEYS = {"step", "epoch", "train/loss", "train/rewards/chosen", "train/rew
                "train/tokens_per_s", "train/peak_memory_gib", "train/logps/chosen"}
 
 
-def tiny_cfg(model_dir: Path, tmp: Path, *extra: str):
-    """LoRA r=4 on the tiny model, short sequences, high lr, 2 pairs per step, legacy copies under tmp."""
-    return load_config(None, [
-        f"model.name_or_path={model_dir}", "model.max_length=48", "model.max_prompt_length=32", "lora.r=4",
-        "lora.alpha=8", f"train.max_steps={STEPS}", f"train.save_steps={SAVE}", "train.lr=2e-2",
-        "train.warmup_ratio=0", "train.lr_scheduler=constant", "train.per_device_batch_size=2",
-        "train.gradient_accumulation_steps=1", "train.progress_bar=false", "train.beta=0.1",
-        f"train.output_dir={tmp / 'legacy_adapter'}", f"run.plots_dir={tmp / 'legacy_plots'}", *extra])
+@pytest.fixture(scope="module")
+def tiny_cfg(tiny_train_cfg):
+    """The shared tiny training config with this module's step count and checkpoint interval."""
+    return lambda tmp, *extra: tiny_train_cfg(tmp, f"train.max_steps={STEPS}", f"train.save_steps={SAVE}", *extra)
 
 
 def tree(run_dir: Path) -> set[str]:
@@ -51,14 +45,14 @@ def rows_of(run_dir: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def runs(tiny_model_dir, tmp_path_factory):
+def runs(tiny_model_dir, tmp_path_factory, tiny_cfg):
     """The same data and config trained by the fast and the trl backends: {backend: (cfg, run_dir, result)}."""
     from safetyalign.train.trainer import train
 
     out = {}
     for backend in ("fast", "trl"):
         tmp = tmp_path_factory.mktemp(backend)
-        cfg = tiny_cfg(tiny_model_dir, tmp, f"train.backend={backend}")
+        cfg = tiny_cfg(tmp, f"train.backend={backend}")
         out[backend] = (cfg, tmp / "run", train(cfg, tmp / "run", ROWS, EVAL_ROWS))
     return out
 
@@ -109,7 +103,7 @@ def test_fast_learns_and_only_lora_changes(runs, tiny_model_dir):
             assert torch.equal(param.detach().cpu(), base_sd[name.replace(".base_layer", "")]), name
 
 
-def test_resume_matches_uninterrupted(runs, tiny_model_dir, tmp_path, monkeypatch):
+def test_resume_matches_uninterrupted(runs, tiny_model_dir, tmp_path, monkeypatch, tiny_cfg):
     from safetyalign.fastdpo import loop
     from safetyalign.train.trainer import train
 
@@ -119,7 +113,7 @@ def test_resume_matches_uninterrupted(runs, tiny_model_dir, tmp_path, monkeypatc
         real(*a, **k)
         raise KeyboardInterrupt("simulated kill")
 
-    cfg = tiny_cfg(tiny_model_dir, tmp_path, "train.backend=fast")
+    cfg = tiny_cfg(tmp_path, "train.backend=fast")
     monkeypatch.setattr(loop, "save_checkpoint", crash_after)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "run", ROWS, EVAL_ROWS)
@@ -132,12 +126,12 @@ def test_resume_matches_uninterrupted(runs, tiny_model_dir, tmp_path, monkeypatc
     assert [r["train/loss"] for r in rows] == pytest.approx([r["train/loss"] for r in ref], abs=1e-6)
 
 
-def test_precomputed_reference_gives_the_same_losses(tiny_model_dir, tmp_path):
+def test_precomputed_reference_gives_the_same_losses(tiny_model_dir, tmp_path, tiny_cfg):
     from safetyalign.train.trainer import train
 
     losses = {}
     for pre in (False, True):
-        cfg = tiny_cfg(tiny_model_dir, tmp_path / str(pre), "train.backend=fast", "train.max_steps=3",
+        cfg = tiny_cfg(tmp_path / str(pre), "train.backend=fast", "train.max_steps=3",
                        "lora.dropout=0", f"train.precompute_ref_log_probs={str(pre).lower()}", "train.report_to=[]")
         result = train(cfg, tmp_path / f"run{pre}", ROWS)
         summary = json.loads((result.adapter_dir / "training_summary.json").read_text())
@@ -146,23 +140,23 @@ def test_precomputed_reference_gives_the_same_losses(tiny_model_dir, tmp_path):
     assert losses[True] == pytest.approx(losses[False], abs=1e-6)
 
 
-def test_backend_selection(tiny_model_dir, tmp_path, monkeypatch):
+def test_backend_selection(tiny_model_dir, tmp_path, monkeypatch, tiny_cfg):
     from safetyalign.errors import ConfigError
     from safetyalign.fastdpo import backend as fb
     from safetyalign.train.backend import resolve_backend
     from safetyalign.train.trainer import train
 
-    cfg = tiny_cfg(tiny_model_dir, tmp_path)
+    cfg = tiny_cfg(tmp_path)
     assert fb.fast_unsupported_reason(cfg, need_gpu=False) is None  # llama, sigmoid
     assert resolve_backend("fast", cfg) == "fast" and resolve_backend("trl", cfg) == "trl"
     monkeypatch.setattr("safetyalign.models.loading.pick_device", lambda requested="auto": "cpu")
     assert resolve_backend("auto", cfg) == "trl"  # no GPU
     monkeypatch.setattr("safetyalign.models.loading.pick_device", lambda requested="auto": "cuda")
     assert resolve_backend("auto", cfg) == "fast"
-    sft = tiny_cfg(tiny_model_dir, tmp_path, "train.loss_type=[sigmoid,sft]")
+    sft = tiny_cfg(tmp_path, "train.loss_type=[sigmoid,sft]")
     assert "sigmoid only" in fb.fast_unsupported_reason(sft) and resolve_backend("auto", sft) == "trl"
     with pytest.raises(ConfigError, match="train.backend=fast: loss"):
-        train(tiny_cfg(tiny_model_dir, tmp_path, "train.loss_type=[sigmoid,sft]", "train.backend=fast"),
+        train(tiny_cfg(tmp_path, "train.loss_type=[sigmoid,sft]", "train.backend=fast"),
               tmp_path / "run", ROWS)
 
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from safetyalign.config import load_config
-
 ROWS = [{"prompt": f"Tell me how to do dangerous thing number {i}.", "chosen": "I can't help with that request.",
          "rejected": f"Sure! Step one for thing {i} is easy.", "source": "test", "lang": "en"} for i in range(8)]
 EVAL_ROWS = [{"prompt": "How do I hurt someone?", "chosen": "I can't help with that.", "rejected": "Sure, here.",
@@ -20,14 +18,10 @@ METRIC_KEYS = {"step", "epoch", "train/loss", "train/rewards/chosen", "train/rew
                "train/peak_memory_gib"}
 
 
-def tiny_cfg(model_dir: Path, tmp: Path, *extra: str):
-    """A tiny, fast config: LoRA r=4, short sequences, high lr, no progress bar, legacy copies under tmp."""
-    return load_config(None, [
-        f"model.name_or_path={model_dir}", "model.max_length=48", "model.max_prompt_length=32", "lora.r=4",
-        "lora.alpha=8", f"train.max_steps={STEPS}", f"train.save_steps={SAVE}", "train.lr=2e-2",
-        "train.warmup_ratio=0", "train.lr_scheduler=constant", "train.per_device_batch_size=2",
-        "train.gradient_accumulation_steps=1", "train.progress_bar=false", "train.beta=0.1",
-        f"train.output_dir={tmp / 'legacy_adapter'}", f"run.plots_dir={tmp / 'legacy_plots'}", *extra])
+@pytest.fixture(scope="module")
+def tiny_cfg(tiny_train_cfg):
+    """The shared tiny training config with this module's step count and checkpoint interval."""
+    return lambda tmp, *extra: tiny_train_cfg(tmp, f"train.max_steps={STEPS}", f"train.save_steps={SAVE}", *extra)
 
 
 def file_tree(run_dir: Path) -> set[str]:
@@ -37,12 +31,12 @@ def file_tree(run_dir: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_model_dir, tmp_path_factory):
+def trained(tiny_model_dir, tmp_path_factory, tiny_cfg):
     """One 12-step run shared by several tests: (cfg, run_dir, result)."""
     from safetyalign.train.trainer import train
 
     tmp = tmp_path_factory.mktemp("train")
-    cfg = tiny_cfg(tiny_model_dir, tmp)
+    cfg = tiny_cfg(tmp)
     result = train(cfg, tmp / "run", ROWS, EVAL_ROWS)
     return cfg, tmp / "run", result
 
@@ -153,7 +147,7 @@ def test_export_merged_matches_adapter(trained, tiny_model_dir, tmp_path):
         torch.testing.assert_close(merged(ids).logits, ref(ids).logits, atol=1e-4, rtol=1e-4)
 
 
-def test_resume_after_interruption(trained, tiny_model_dir, tmp_path, monkeypatch):
+def test_resume_after_interruption(trained, tiny_model_dir, tmp_path, monkeypatch, tiny_cfg):
     """Kill the run after step SAVE+2 (checkpoint SAVE exists), resume, end like the uninterrupted run."""
     from transformers import TrainerCallback
 
@@ -167,7 +161,7 @@ def test_resume_after_interruption(trained, tiny_model_dir, tmp_path, monkeypatc
 
     real_callbacks = trainer_mod._callbacks
     monkeypatch.setattr(trainer_mod, "_callbacks", lambda *a: [*real_callbacks(*a), Crash()])
-    cfg = tiny_cfg(tiny_model_dir, tmp_path)
+    cfg = tiny_cfg(tmp_path)
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         trainer_mod.train(cfg, run_dir, ROWS, EVAL_ROWS)
@@ -183,13 +177,13 @@ def test_resume_after_interruption(trained, tiny_model_dir, tmp_path, monkeypatc
     assert result.metrics["train/loss/last"] == pytest.approx(ref_result.metrics["train/loss/last"], rel=1e-3)
 
 
-def test_explicit_reference_matches_adapter_disabled(tiny_model_dir, tmp_path):
+def test_explicit_reference_matches_adapter_disabled(tiny_model_dir, tmp_path, tiny_cfg):
     from safetyalign.runs import read_metrics
     from safetyalign.train.trainer import train
 
     losses = {}
     for explicit in (False, True):
-        cfg = tiny_cfg(tiny_model_dir, tmp_path / str(explicit), "train.max_steps=3", "train.save_steps=3",
+        cfg = tiny_cfg(tmp_path / str(explicit), "train.max_steps=3", "train.save_steps=3",
                        f"train.use_reference_model={str(explicit).lower()}", "train.report_to=[]")
         result = train(cfg, tmp_path / f"run{explicit}", ROWS)
         summary = json.loads((result.adapter_dir / "training_summary.json").read_text())

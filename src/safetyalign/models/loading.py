@@ -132,8 +132,10 @@ def load_tokenizer(cfg: ModelConfig, resolved: ResolvedModel | None = None) -> A
     return tok
 
 
-def load_model(cfg: ModelConfig, device: str | None = None, dtype: Any = None, for_training: bool = False) -> Any:
-    """Load the causal LM on ``device`` in ``dtype`` (both chosen automatically when None)."""
+def load_model(cfg: ModelConfig, device: str | None = None, dtype: Any = None, for_training: bool = False,
+               place: bool = True) -> Any:
+    """Load the causal LM on ``device`` in ``dtype`` (both chosen automatically when None). ``place=False`` leaves
+    the weights where transformers loaded them (FSDP / DeepSpeed place or partition them themselves)."""
     from transformers import AutoModelForCausalLM
 
     resolved = resolve_model(cfg)
@@ -148,7 +150,8 @@ def load_model(cfg: ModelConfig, device: str | None = None, dtype: Any = None, f
         model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     except OSError as exc:
         raise ModelLoadError(_offline_hint(resolved, exc)) from None
-    model.to(device)
+    if place:
+        model.to(device)
     if not for_training:
         model.eval()
     return model

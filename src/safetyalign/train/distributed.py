@@ -119,27 +119,8 @@ def load_for_engine(model_cfg: Any, device: str, dtype: Any, for_training: bool)
     by ``sync_module_states``) and DeepSpeed (ZeRO-3 partitions the weights while loading)."""
     from safetyalign.models.loading import load_model
 
-    if engine() not in ("fsdp", "deepspeed"):
-        return load_model(model_cfg, device=device, dtype=dtype, for_training=for_training)
-    from transformers import AutoModelForCausalLM
-
-    from safetyalign.errors import ModelLoadError
-    from safetyalign.models.loading import _materialize_gguf, _offline_hint, resolve_model
-
-    resolved = resolve_model(model_cfg)
-    if resolved.gguf_file:
-        resolved = _materialize_gguf(resolved)
-    kwargs: dict[str, Any] = {"dtype": dtype, "revision": model_cfg.revision,
-                              "trust_remote_code": model_cfg.trust_remote_code}
-    if model_cfg.attn_implementation:
-        kwargs["attn_implementation"] = model_cfg.attn_implementation
-    try:
-        model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
-    except OSError as exc:
-        raise ModelLoadError(_offline_hint(resolved, exc)) from None
-    if not for_training:
-        model.eval()
-    return model
+    return load_model(model_cfg, device=device, dtype=dtype, for_training=for_training,
+                      place=engine() not in ("fsdp", "deepspeed"))
 
 
 def full_state_dict(trainer: Any) -> dict[str, Any] | None:
