@@ -33,10 +33,10 @@ from safetyalign.fastdpo.workload import (  # noqa: E402
     weights_checksum,
 )
 
-TRAIN_METHODS = ("fast", "fast_refcache", "fast_gpuembed", "fast_prev", "fast_nogradref", "fast_eager", "trl",
-                 "trl_liger", "unsloth")
+TRAIN_METHODS = ("fast", "fast_refcache", "fast_gpuembed", "fast_noprefetch", "fast_prev", "fast_nogradref",
+                 "fast_eager", "trl", "trl_liger", "unsloth")
 # fast_prev: the fast path's previous defaults (non-reentrant checkpoints, embedding on the GPU, eager LM-head math)
-PREV = {"reentrant_checkpoint": False, "offload_embedding": False, "fused_logprobs": False}
+PREV = {"reentrant_checkpoint": False, "offload_embedding": False, "fused_logprobs": False, "prefetch": False}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -117,6 +117,8 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
         fcfg.exact_reference = False
     if variant == "fast_gpuembed":  # the default path without the embedding offload
         fcfg.offload_embedding = False
+    if variant == "fast_noprefetch":  # the default path without preparing the next batch during the step
+        fcfg.prefetch = False
     if variant == "fast_prev":
         for k, v in PREV.items():
             setattr(fcfg, k, v)
@@ -135,7 +137,7 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        m = trainer.step(pairs, ref_logps=ref)
+        m = trainer.step(pairs, ref_logps=ref, next_pairs=pairs)  # as the training loop: names the next batch
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
@@ -144,7 +146,8 @@ def run_fast(args: argparse.Namespace, variant: str) -> dict:
     d = trainer.decoder
     res.update(checksum=checksum, attention=d.spec.attention, compiled=fcfg.compile,
                emulate_precision_casts=fcfg.emulate_precision_casts, reentrant_checkpoint=d.reentrant,
-               embedding_offloaded=d.embed_offloaded, fused_logprobs=d.fused_logprobs, precompute_s=t_pre)
+               embedding_offloaded=d.embed_offloaded, fused_logprobs=d.fused_logprobs, precompute_s=t_pre,
+               prefetch=fcfg.prefetch)
     return res
 
 
@@ -286,6 +289,7 @@ RUNNERS = {"equiv": run_equiv, "equiv7b": run_equiv7b, "fast": lambda a: run_fas
            "fast_refcache": lambda a: run_fast(a, "fast_refcache"),
            "fast_nogradref": lambda a: run_fast(a, "fast_nogradref"), "fast_prev": lambda a: run_fast(a, "fast_prev"),
            "fast_gpuembed": lambda a: run_fast(a, "fast_gpuembed"),
+           "fast_noprefetch": lambda a: run_fast(a, "fast_noprefetch"),
            "trl": lambda a: run_trl_method(a, False),
            "trl_liger": lambda a: run_trl_method(a, True), "unsloth": run_unsloth, "gen": run_gen,
            "profile": run_profile}

@@ -147,7 +147,7 @@ def _measure(name: str, trainer, pairs, args, torch, flags: dict) -> dict:  # no
     for _ in range(args.warmup + args.steps):
         torch.cuda.synchronize()
         t0 = time.perf_counter()
-        losses.append(trainer.step(pairs, ref_logps=ref)["train/loss"])
+        losses.append(trainer.step(pairs, ref_logps=ref, next_pairs=pairs)["train/loss"])  # as the training loop
         torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     res = {"flags": flags, "static_gib": round(static, 3),
@@ -156,7 +156,7 @@ def _measure(name: str, trainer, pairs, args, torch, flags: dict) -> dict:  # no
            "first_s": round(times[0], 2), "losses": [round(x, 5) for x in losses[:4]], "precompute_s": t_pre}
     res["phases"] = phases(trainer, pairs, ref, torch)
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        trainer.step(pairs, ref_logps=ref)
+        trainer.step(pairs, ref_logps=ref, next_pairs=pairs)
         torch.cuda.synchronize()
     res["kernel_ms"] = kernel_classes(prof)
     print(name, json.dumps(res), flush=True)
@@ -179,7 +179,7 @@ def phases(trainer, pairs, ref, torch) -> dict:  # noqa: ANN001
                                                                                  / 2**30, 3)}
         return r
 
-    batch = phase("pack+mask", lambda: trainer.pack(pairs))
+    batch = phase("pack+mask", lambda: trainer.prepare(pairs))
     r = ref if ref is not None else phase("reference_forward", lambda: trainer.reference_logps(batch))
     loss = phase("policy_forward", lambda: trainer.loss(batch, r)[0])
     phase("backward", loss.backward)

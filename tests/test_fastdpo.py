@@ -9,7 +9,7 @@ transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
 
 from safetyalign.fastdpo import FastDPOConfig, FastDPOTrainer, pack_pairs  # noqa: E402
-from safetyalign.fastdpo.packing import dense_mask  # noqa: E402
+from safetyalign.fastdpo.packing import PackedBatch, dense_mask  # noqa: E402
 
 PROJ = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -138,3 +138,36 @@ def test_accumulated_step_equals_one_packed_step():
     assert abs(ma["train/loss"] - mb["train/loss"]) < 1e-6
     for pa, pb in zip(ta.params, tb.params, strict=True):
         assert torch.allclose(pa, pb, atol=1e-6)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_prefetch_changes_no_result(dropout):
+    """Preparing the next micro-batch during the step (default) gives the same losses and weights as not doing it,
+    with gradient accumulation and LoRA dropout (prefetching draws no random numbers); the prepared batch is used."""
+    pairs = random_pairs(6)
+    steps = [[pairs[:1], pairs[1:]], [pairs[2:], pairs[:2]], [pairs[1:2], pairs[:1]]]
+    results = []
+    for prefetch in (False, True):
+        model = tiny_lora_model(7)
+        for m in model.modules():
+            if hasattr(m, "lora_dropout") and "default" in m.lora_dropout:
+                m.lora_dropout["default"].p = dropout
+        trainer = FastDPOTrainer(model, FastDPOConfig(lr=1e-2, compile=False, prefetch=prefetch))
+        prepared = []
+        real = trainer.prepare
+        trainer.prepare = lambda p, real=real, seen=prepared: seen.append(p) or real(p)
+        torch.manual_seed(3)
+        losses = [trainer.step_accumulated(mbs, None, steps[k + 1] if k + 1 < len(steps) else None)["train/loss"]
+                  for k, mbs in enumerate(steps)]
+        results.append((losses, [p.detach().clone() for p in trainer.params], prepared))
+    (l0, p0, prep0), (l1, p1, prep1) = results
+    assert l0 == l1 and len(set(l1)) == 3
+    assert all(torch.equal(a, b) for a, b in zip(p0, p1, strict=True))
+    # every micro-batch is packed once, in order; with prefetch all but the very first are packed ahead (the loss
+    # then gets the prepared batch and passes it through)
+    order = [mb for mbs in steps for mb in mbs]
+    for prep, ahead in ((prep0, 0), (prep1, len(order) - 1)):
+        assert [p for p in prep if not isinstance(p, PackedBatch)] == order
+        assert sum(isinstance(p, PackedBatch) for p in prep) == ahead
+    assert trainer._ready == []
+

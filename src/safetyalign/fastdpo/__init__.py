@@ -14,11 +14,14 @@ What makes it fast (see benchmarks/README.md for measured numbers):
   reference) run through the cheaper no-grad graph and only the recompute in the backward builds autograd state;
 - reference log-probs from the same graph with the LoRA scale at zero (bitwise equal to the policy while B = 0), or
   precomputed once;
-- on CUDA the frozen input embedding table lives in pinned CPU memory (1 GiB less for Qwen2.5-7B).
+- on CUDA the frozen input embedding table lives in pinned CPU memory (1 GiB less for Qwen2.5-7B);
+- the next micro-batch is prepared (packed, its embedding rows gathered and copied asynchronously, its attention
+  mask built) while the GPU still works on the current one, so that the GPU does not wait for the CPU at step start.
 
-Public API: :class:`FastDPOConfig`, :class:`FastDPOTrainer` (``step(pairs) -> metrics``,
-``step_accumulated(micro_batches) -> metrics``, ``reference_logps(pairs)``), :func:`fast_dpo_step`,
-:func:`pack_pairs`. Heavy imports (torch) happen inside the submodules; importing this package is cheap.
+Public API: :class:`FastDPOConfig`, :class:`FastDPOTrainer` (``step(pairs, next_pairs=None) -> metrics``,
+``step_accumulated(micro_batches, ref_logps=None, next_micro_batches=None) -> metrics``, ``prepare(pairs)``,
+``reference_logps(pairs)``), :func:`fast_dpo_step`, :func:`pack_pairs`. Heavy imports (torch) happen inside the
+submodules; importing this package is cheap.
 
 ``safetyalign train`` uses it through :mod:`safetyalign.fastdpo.backend` (``train.backend: fast``, or ``auto`` on a
 CUDA GPU). Use from your own training loop::
@@ -26,8 +29,9 @@ CUDA GPU). Use from your own training loop::
     model = peft.get_peft_model(base_model, lora_config)            # as for TRL; adapter name "default"
     trainer = FastDPOTrainer(model, FastDPOConfig(beta=..., lr=..., max_grad_norm=...),
                              lr_lambda=schedule)                    # e.g. transformers' cosine-with-warmup lambda
-    for micro_batches in batches:                                   # each: [(prompt_ids, chosen_ids, rejected_ids)]
-        metrics = trainer.step_accumulated(micro_batches)           # {"train/loss", "train/rewards/margins", ...}
+    for k, micro_batches in enumerate(batches):                     # each: [(prompt_ids, chosen_ids, rejected_ids)]
+        nxt = batches[k + 1] if k + 1 < len(batches) else None      # optional: prepared during this step
+        metrics = trainer.step_accumulated(micro_batches, None, nxt)  # {"train/loss", "train/rewards/margins", ...}
     model.save_pretrained(adapter_dir)                              # the adapter was trained in place
 
 Token ids as TRL builds them: ``prompt_ids`` from the rendered prompt, answers tokenized after it with EOS appended.

@@ -203,6 +203,11 @@ def _scheduler(cfg: Any, trainer: Any, start: int) -> None:
         trainer.scheduler.step()
 
 
+def _micro_batches(pairs: list[tuple], plan: list, k: int) -> list[list[tuple]] | None:
+    """Step ``k``'s micro-batches as lists of pairs (None after the last step)."""
+    return [[pairs[i] for i in mb] for mb in plan[k][0]] if k < len(plan) else None
+
+
 def _train_row(metrics: dict[str, float], step: int, epoch: float, tokens: int, seconds: float,
                total_tokens: int) -> dict[str, Any]:
     row: dict[str, Any] = {"step": step, "epoch": epoch}
@@ -230,11 +235,12 @@ def run_loop(cfg: Any, run_dir: Path, trainer: Any, model: Any, pairs: list[tupl
     t0 = time.perf_counter()
     model.train()
     with tqdm(total=t.max_steps, initial=start, desc="DPO (fast)", unit="step", disable=not t.progress_bar) as bar:
+        upcoming = _micro_batches(pairs, plan, start)
         for k in range(start, t.max_steps):
-            micro, epoch = plan[k]
-            batches = [[pairs[i] for i in mb] for mb in micro]
+            epoch = plan[k][1]
+            batches, upcoming = upcoming, _micro_batches(pairs, plan, k + 1)
             s0 = time.perf_counter()
-            m = trainer.step_accumulated(batches, refs[k] if refs else None)
+            m = trainer.step_accumulated(batches, refs[k] if refs else None, upcoming)  # prepares upcoming[0]
             seconds, tokens = time.perf_counter() - s0, _tokens([p for b in batches for p in b])
             total_tokens += tokens
             losses.append(m["train/loss"])
@@ -271,4 +277,5 @@ def _settings(trainer: Any) -> dict[str, Any]:
     d = trainer.decoder
     return {"attention": d.spec.attention, "compiled": trainer.compiled, "fused_projections": d.spec.fused,
             "fused_logprobs": d.fused_logprobs, "reentrant_checkpoint": d.reentrant,
-            "gradient_checkpointing": d.checkpoint, "embedding_offloaded": d.embed_offloaded}
+            "gradient_checkpointing": d.checkpoint, "embedding_offloaded": d.embed_offloaded,
+            "prefetch": trainer.config.prefetch}

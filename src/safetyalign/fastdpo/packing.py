@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -30,11 +31,14 @@ class PackedBatch:
     n_pairs: int
     n_tokens: int  # real (unpadded) tokens
     inputs_embeds: torch.Tensor | None = None  # [T, d], set when the embedding table is offloaded to the CPU
+    attn_mask: Any = None  # the attention backend's mask, once built on the batch's device (see FastDPOTrainer)
 
     def to(self, device: torch.device | str) -> PackedBatch:
-        """Copy every tensor to ``device``."""
+        """Copy every tensor to ``device`` (a built ``attn_mask`` is kept only if nothing had to move)."""
         kw = {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
               for k, v in vars(self).items()}
+        if kw["input_ids"] is not self.input_ids:
+            kw["attn_mask"] = None
         return PackedBatch(**kw)
 
 

@@ -35,6 +35,7 @@ class FastDPOConfig:
     # only; saves vocab x hidden x 2 bytes, 1 GiB for Qwen2.5-7B); None = on CUDA
     reentrant_checkpoint: bool = True  # checkpointed forward without autograd (the cheaper inference graph, also
     # used by the exact reference), recomputed with autograd in the backward
+    prefetch: bool = True  # prepare the next micro-batch (packing, embedding gather, copy, mask) while the GPU works
 
 
 def dpo_sigmoid_loss(logps: torch.Tensor, ref_logps: torch.Tensor, beta: float) -> tuple[torch.Tensor, dict]:
@@ -88,6 +89,7 @@ class FastDPOTrainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda) if lr_lambda else None
         self.pad_multiple = 128 if attention.startswith("flex") else 1
         self.steps = 0
+        self._ready: list[tuple[Any, PackedBatch]] = []  # (the caller's micro-batch object, its prepared batch)
 
     def pack(self, pairs: Sequence[Pair] | PackedBatch) -> PackedBatch:
         """Pack pairs (or pass a packed batch through) and move to the model's device."""
@@ -95,6 +97,21 @@ class FastDPOTrainer:
         if self.decoder.embed_offloaded and batch.inputs_embeds is None:
             batch.inputs_embeds = self.decoder.lookup(batch.input_ids.cpu())
         return batch.to(self.device)
+
+    def prepare(self, pairs: Sequence[Pair] | PackedBatch) -> PackedBatch:
+        """Everything a micro-batch needs before its GPU work: packed, input embeddings gathered (offloaded table),
+        copied to the device (asynchronously) and its attention mask built. Idempotent on a prepared batch."""
+        batch = self.pack(pairs)
+        if batch.attn_mask is None:
+            batch.attn_mask = self.decoder.attention_mask(batch)
+        return batch
+
+    def _take(self, pairs: Sequence[Pair] | PackedBatch) -> Sequence[Pair] | PackedBatch:
+        """The batch prefetched for this very micro-batch object, if any (else the micro-batch itself)."""
+        for i, (src, _) in enumerate(self._ready):
+            if src is pairs:
+                return self._ready.pop(i)[1]
+        return pairs
 
     def close(self) -> None:
         """Give the model back as it was (embedding table back on the GPU if it was offloaded)."""
@@ -111,26 +128,37 @@ class FastDPOTrainer:
     def loss(self, pairs: Sequence[Pair] | PackedBatch, ref_logps: torch.Tensor | None = None,
              training: bool = True) -> tuple[torch.Tensor, dict]:
         """DPO loss (with graph) and detached statistics for one batch."""
-        batch = self.pack(pairs)
-        mask = self.decoder.attention_mask(batch)
+        batch = self.prepare(pairs)
+        mask = batch.attn_mask
         if ref_logps is None:
             ref_logps = self.reference_logps(batch, mask=mask, training=training)
         logps = self.decoder.sequence_logps(batch, use_lora=True, mask=mask, training=training)
         return dpo_sigmoid_loss(logps, ref_logps.to(logps.device), self.config.beta)
 
-    def step(self, pairs: Sequence[Pair] | PackedBatch, ref_logps: torch.Tensor | None = None) -> dict[str, float]:
-        """Forward, backward, clip, AdamW update; returns ``train/...`` metrics as floats (one host sync)."""
-        return self.step_accumulated([pairs], None if ref_logps is None else [ref_logps])
+    def step(self, pairs: Sequence[Pair] | PackedBatch, ref_logps: torch.Tensor | None = None,
+             next_pairs: Sequence[Pair] | None = None) -> dict[str, float]:
+        """Forward, backward, clip, AdamW update; returns ``train/...`` metrics as floats (one host sync).
+        ``next_pairs``: the next call's batch (the same object), prepared while this step's GPU work runs."""
+        return self.step_accumulated([pairs], None if ref_logps is None else [ref_logps],
+                                     None if next_pairs is None else [next_pairs])
 
     def step_accumulated(self, micro_batches: Sequence[Sequence[Pair] | PackedBatch],
-                         ref_logps: Sequence[torch.Tensor] | None = None) -> dict[str, float]:
+                         ref_logps: Sequence[torch.Tensor] | None = None,
+                         next_micro_batches: Sequence[Sequence[Pair]] | None = None) -> dict[str, float]:
         """One optimizer step over several micro-batches (gradient accumulation, as TRL's: mean of the micro-batch
-        losses); metrics are averaged over the micro-batches."""
+        losses); metrics are averaged over the micro-batches. With ``config.prefetch``, each micro-batch after the
+        first is prepared (:meth:`prepare`) once the previous one's backward is queued, and the first of
+        ``next_micro_batches`` (pass the next call's micro-batch objects themselves) once the optimizer step is
+        queued, so that the CPU work of a step start overlaps GPU work. Prefetching changes no result."""
         n = len(micro_batches)
+        ready = [self._take(mb) for mb in micro_batches]
+        self._ready.clear()  # anything else prefetched is stale
         totals: dict[str, torch.Tensor] = {}
-        for i, mb in enumerate(micro_batches):
+        for i, mb in enumerate(ready):
             loss, stats = self.loss(mb, None if ref_logps is None else ref_logps[i])
             (loss / n).backward()
+            if self.config.prefetch and i + 1 < n:
+                ready[i + 1] = self.prepare(ready[i + 1])
             for k, v in {"loss": loss.detach(), **stats}.items():
                 totals[k] = totals.get(k, 0) + v.float() / n
         names = [f"train/{k}" for k in totals]
@@ -143,6 +171,8 @@ class FastDPOTrainer:
         if self.scheduler is not None:
             self.scheduler.step()
         self.steps += 1
+        if self.config.prefetch and next_micro_batches:
+            self._ready.append((next_micro_batches[0], self.prepare(next_micro_batches[0])))
         out = dict(zip(names, torch.stack([v.float() for v in values]).tolist(), strict=True))
         out["train/learning_rate"] = self.optimizer.param_groups[0]["lr"]
         return out
