@@ -6,7 +6,9 @@
     python3 scripts/dev.py setup                        # only create/refresh .venv
     python3 scripts/dev.py run safetyalign ...          # any command inside the venv
 
-Idempotent: the venv is reinstalled only when requirements.txt or pyproject.toml change. torch is installed with
+Idempotent: the venv is reinstalled only when requirements.txt or pyproject.toml change. Packages are installed
+``--no-compile`` (byte-compiling every file of torch and transformers costs ~100 s on a 2-core machine); Python
+compiles and caches only the modules it imports, on first use. torch is installed with
 plain pip by version (requirements.txt pins it): on a machine with a local CPU wheel pip takes that, on a GPU box
 PyPI's default Linux wheel is the CUDA build. uv users: ``uv sync`` works from uv.lock instead.
 """
@@ -50,7 +52,7 @@ def setup() -> None:
     if not PY.exists():
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    _pip("-r", str(ROOT / "requirements.txt"))
+    _pip("--no-compile", "-r", str(ROOT / "requirements.txt"))
     _pip("--no-deps", "-e", str(ROOT))
     _pip("--no-deps", *NO_DEPS_PACKAGES)
     STAMP.write_text(_fingerprint())
@@ -61,6 +63,7 @@ def main(argv: list[str]) -> int:
     cmd, rest = (argv[0], argv[1:]) if argv else ("quickstart", [])
     setup()
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONUNBUFFERED="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # installed --no-compile: let the first import cache its bytecode
     if cmd == "setup":
         return 0
     if cmd == "test":
