@@ -15,7 +15,8 @@ from safetyalign.config import load_config
 ROOT = Path(__file__).resolve().parent.parent
 CI_OVERRIDES = [
     "data.sources[0].count=6", "data.sources[1].count=2", "data.sources[2].count=6", "data.sources[3].count=3",
-    "data.sources[4].count=2", "data.sources[5].count=2", "data.sources[6].count=2", "train.max_steps=3",
+    "data.sources[4].count=2", "data.sources[5].count=2", "data.sources[6].count=2", "data.sources[7].count=3",
+    "data.sources[8].count=2", "train.max_steps=3",
     "train.save_steps=2", "lora.top_layers=2",
     "eval.max_per_suite=2", "eval.generation.max_new_tokens=6", "eval.generation.batch_size=8",
 ]
