@@ -129,3 +129,23 @@ def test_packed_mask_keeps_answers_apart_and_eager_matches_sdpa(tiny_model_dir, 
         cache = build_cache(model, pairs, split_layer=1, batch_size=4)  # padded batch of unequal rows
         losses.append(dpo_step(model, cache, 1, 0.1, ["sigmoid", "sft"], [1.0, 1.0]).loss.item())
     assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+
+
+def test_adapter_initialisation_follows_the_training_seed(tiny_model_dir, tiny_train_cfg, tmp_path):
+    """LoRA A starts random: the backend seeds it from train.seed, so two processes (whatever random numbers were
+    drawn before) train the same adapter and a rerun reproduces the numbers."""
+    from transformers import AutoModelForCausalLM
+
+    from safetyalign.prefix_cache.backend import _peft_model
+
+    def lora_a(noise: int, seed: int) -> list[torch.Tensor]:
+        torch.manual_seed(noise)  # whatever happened earlier in the process
+        torch.rand(noise + 1)
+        base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+        cfg = tiny_train_cfg(tmp_path, f"train.seed={seed}")
+        model = _peft_model(cfg, base, 1, base.config.num_hidden_layers)
+        return [p.detach().clone() for n, p in model.named_parameters() if "lora_A" in n]
+
+    first, again, other = lora_a(1, 7), lora_a(2, 7), lora_a(1, 8)
+    assert first and all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))

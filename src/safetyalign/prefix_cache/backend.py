@@ -26,8 +26,10 @@ def split_layer(cfg: Any, num_layers: int) -> int:
 
 
 def _peft_model(cfg: Any, model: Any, first: int, num_layers: int) -> Any:
+    import torch
     from peft import LoraConfig, get_peft_model
 
+    torch.manual_seed(cfg.train.seed)  # LoRA A is initialised randomly: same seed, same adapter, same run
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                       target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM",
                       layers_to_transform=list(range(first, num_layers)))
