@@ -13,7 +13,6 @@ Deterministic: rerunning writes an identical file.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,9 +58,11 @@ def build() -> list[dict]:
 
 
 def main() -> None:
-    """Write the training file."""
+    """Write the training file (atomically, with the project's JSONL writer)."""
+    from safetyalign.io import write_jsonl
+
     rows = build()
-    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(OUT, rows)
     print(f"{OUT.relative_to(ROOT)}: {len(rows)} prompts")
 
 

@@ -15,7 +15,6 @@ Deterministic: rerunning writes identical files.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,12 +90,12 @@ def build() -> tuple[list[dict], list[dict]]:
 
 
 def main() -> None:
+    from safetyalign.io import write_jsonl
+
     train, evals = build()
     for rows, rel in [(train, "src/safetyalign/data/recipe_data/redteam_zh_train.jsonl"),
                       (evals, "src/safetyalign/eval/suites/redteam_zh_heldout.jsonl")]:
-        path = ROOT / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        write_jsonl(ROOT / rel, rows)
         print(f"{rel}: {len(rows)} prompts")
 
 
