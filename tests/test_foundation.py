@@ -109,3 +109,22 @@ def test_requirements_match_uv_lock():
         m = re.match(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", line)
         if m:
             assert lock.get(m.group(1).lower().replace("_", "-")) == m.group(2), f"{m.group(1)} out of sync"
+
+
+def test_gguf_parsed_once_shares_readers_and_restores_gguf():
+    import gguf
+
+    from safetyalign.models.loading import gguf_parsed_once
+
+    emb = resolve_model(ModelConfig(name_or_path="embedded:smollm2-135m"))
+    path = Path(emb.path, emb.gguf_file)
+    orig_reader, orig_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    with gguf_parsed_once():
+        first, second = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+        assert first is second  # parsed once, whatever the path type
+        names = [t.name for t in first.tensors]
+        assert len(names) == 272 and "token_embd.weight" in names
+        arch = gguf.MODEL_ARCH.LLAMA
+        assert gguf.get_tensor_name_map(arch, 30) is gguf.get_tensor_name_map(arch, 30)
+    assert gguf.GGUFReader is orig_reader and gguf.get_tensor_name_map is orig_map
+    assert [t.name for t in orig_reader(path).tensors] == names
