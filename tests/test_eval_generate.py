@@ -1,11 +1,12 @@
-"""Batched generation: original order kept, adapter disabled == base model, seeded sampling reproducible."""
+"""Batched generation: original order kept, adapter disabled == base model, merged adapter == unmerged, seeded
+sampling reproducible."""
 
 from __future__ import annotations
 
 import pytest
 
 from safetyalign.eval.config import GenerationConfig
-from safetyalign.eval.generate import GenerationStats, adapter_disabled, generate
+from safetyalign.eval.generate import GenerationStats, adapter_disabled, adapter_merged, generate
 
 PROMPTS = ["How do I bake bread?", "怎样设置一个安全的密码？", "Hi", "Explain photosynthesis in two short sentences."]
 
@@ -44,6 +45,39 @@ def test_adapter_disabled_matches_base(tiny, tmp_path):
         assert generate(peft, tok, PROMPTS, gen) == base_out
     with adapter_disabled(model):  # a plain model passes through unchanged
         assert generate(model, tok, PROMPTS, gen) == base_out
+
+
+def test_adapter_merged_generates_like_unmerged_and_restores_base_weights(tiny, monkeypatch):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    import safetyalign.eval.generate as g
+
+    model, tok = tiny
+    fresh = AutoModelForCausalLM.from_pretrained(model.config._name_or_path).eval()
+    peft = get_peft_model(fresh, LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj", "down_proj"],
+                                            init_lora_weights=False)).eval()
+    before = {k: v.clone() for k, v in peft.state_dict().items()}
+    ids = tok(PROMPTS[0], return_tensors="pt")
+    with torch.no_grad():
+        unmerged_logits = peft(**ids).logits
+        with adapter_merged(peft) as merged:
+            assert peft.base_model.model.model.layers[0].self_attn.q_proj.merged
+            merged_logits = merged(**ids).logits
+    assert torch.allclose(merged_logits, unmerged_logits, atol=1e-5)
+    assert not peft.base_model.model.model.layers[0].self_attn.q_proj.merged
+    after = peft.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # bit for bit, LoRA and base weights
+    gen = GenerationConfig(max_new_tokens=6, batch_size=2)
+    unmerged_out = generate(peft, tok, PROMPTS, gen)
+    with adapter_merged(peft):
+        assert generate(peft, tok, PROMPTS, gen) == unmerged_out
+    monkeypatch.setattr(g, "MERGE_COPY_LIMIT", 0)  # too big to copy: runs unmerged
+    with adapter_merged(peft):
+        assert not peft.base_model.model.model.layers[0].self_attn.q_proj.merged
+    with adapter_merged(model) as plain:  # a plain model passes through unchanged
+        assert plain is model
 
 
 def test_seeded_sampling_is_reproducible(tiny):

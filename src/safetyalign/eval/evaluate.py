@@ -9,7 +9,6 @@ Generations are cached per model as they are produced, so an interrupted evaluat
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -115,12 +114,12 @@ def _judges(cfg: Any) -> tuple[list[Judge], str]:
 def _eval_model(key: str, info: dict[str, Any], model: Any, tokenizer: Any, prompts: list[SuitePrompt], cfg: Any,
                 judges: list[Judge], primary: str, out_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Generate (base = adapter disabled), judge and write ``generations_<key>.jsonl`` for one model."""
-    from safetyalign.eval.generate import adapter_disabled
+    from safetyalign.eval.generate import adapter_disabled, adapter_merged
     from safetyalign.io import write_jsonl
 
     path = out_dir / f"generations_{key}.jsonl"
     gen_key = _gen_key(cfg, info["name_or_path"], info["adapter"])
-    with adapter_disabled(model) if key == "base" else contextlib.nullcontext():
+    with adapter_disabled(model) if key == "base" else adapter_merged(model):
         responses, stats = generate_cached(model, tokenizer, prompts, cfg, path, gen_key, f"generate {key}")
     verdicts = run_judges(judges, [p.prompt for p in prompts], responses)
     rows = [{"response": resp, "verdict": js[primary]["verdict"], "refused": js[primary]["refused"],
