@@ -128,3 +128,10 @@ def test_gguf_parsed_once_shares_readers_and_restores_gguf():
         assert gguf.get_tensor_name_map(arch, 30) is gguf.get_tensor_name_map(arch, 30)
     assert gguf.GGUFReader is orig_reader and gguf.get_tensor_name_map is orig_map
     assert [t.name for t in orig_reader(path).tensors] == names
+
+
+def test_cpu_matmul_probe_measures_throughput():
+    from safetyalign.runs import cpu_matmul_gflops
+
+    small = cpu_matmul_gflops(size=64, seconds=0.01)
+    assert isinstance(small, float) and small > 0

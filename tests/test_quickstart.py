@@ -44,6 +44,7 @@ def test_quickstart_ci_sized(tmp_path, shared_data, monkeypatch):
     timings = json.loads((run / "timings.json").read_text())
     for stage in ["load_model", "data", "train", "eval_base", "eval_tuned", "compare", "report"]:
         assert stage in timings["stages"], stage
+    assert timings["cpu_matmul_gflops"]["start"] > 0 and timings["cpu_matmul_gflops"]["end"] > 0
     results = json.loads((run / "eval/evaluation_results.json").read_text())
     assert set(results["summary"]) == {"base", "tuned"}
     metric = results["summary"]["tuned"]["harmful/refusal_rate"]

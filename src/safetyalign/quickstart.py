@@ -77,12 +77,13 @@ def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True) -
     from safetyalign.eval.evaluate import evaluate
     from safetyalign.io import read_json, write_json
     from safetyalign.models.loading import load_model, load_tokenizer
-    from safetyalign.runs import Timings
+    from safetyalign.runs import Timings, cpu_matmul_gflops
     from safetyalign.train.trainer import train
 
     start = time.perf_counter()
     run_dir = _setup(cfg, run_dir)
     timings = Timings(run_dir / "timings.json")
+    timings.data["cpu_matmul_gflops"] = {"start": cpu_matmul_gflops()}
     with timings.stage("load_model"):
         tokenizer = load_tokenizer(cfg.model)
         model = load_model(cfg.model, for_training=True)
@@ -102,6 +103,7 @@ def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True) -
 
         with timings.stage("report"):
             write_report(run_dir)
+    timings.data["cpu_matmul_gflops"]["end"] = cpu_matmul_gflops()
     timings.data["wall_s"] = round(time.perf_counter() - start, 1)
     write_json(run_dir / "timings.json", timings.data)
     return {"run_dir": run_dir, "results": results, "compare": comp, "timings": timings.data}
@@ -136,8 +138,10 @@ def print_summary(out: dict[str, Any]) -> None:
         table.add_row(*row)
     console.print(table)
     stages = out["timings"].get("stages", {})
+    probe = out["timings"].get("cpu_matmul_gflops", {})
+    speed = f"; CPU matmul {probe['start']:.0f}→{probe['end']:.0f} GFLOP/s" if "end" in probe else ""
     console.print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
-                  + f"; wall {out['timings'].get('wall_s', 0):.0f}")
+                  + f"; wall {out['timings'].get('wall_s', 0):.0f}{speed}")
     run_dir = out["run_dir"]
     for name in ["report.html", "eval/evaluation_results.json", "eval/compare_results.json", "adapter",
                  "plots", "metrics.jsonl"]:

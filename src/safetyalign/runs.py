@@ -114,6 +114,21 @@ class Timings:
         write_json(self.path, self.data)
 
 
+def cpu_matmul_gflops(size: int = 1024, seconds: float = 0.3) -> float:
+    """This machine's float32 matmul throughput on the CPU right now, in GFLOP/s. Stored with the timings, it makes
+    wall times comparable across runs on machines whose speed varies (a shared VM ran the same probe at 35 and at
+    58 GFLOP/s minutes apart)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    n, start = 0, time.perf_counter()
+    while n < 2 or time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return round(2 * size**3 * n / (time.perf_counter() - start) / 1e9, 1)
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """Read metrics.jsonl, skipping a truncated last line."""
     rows = []
