@@ -19,7 +19,6 @@ machine runs with ``eval.judges=[pattern]`` because the judge's embedding model 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -59,13 +58,13 @@ def load_specs(path: Path, only: set[str] | None = None) -> tuple[list[tuple[str
     return runs, config
 
 
-def run_one(name: str, args: list[str], config: str, runs_dir: Path) -> dict:
-    """One quickstart run (resumes: a finished run folder is read, not rerun)."""
+def run_one(name: str, args: list[str], config: str, runs_dir: Path, threads: int) -> dict:
+    """One quickstart run on ``threads`` CPU threads (resumes: a finished run folder is read, not rerun)."""
     run_dir = runs_dir / name
     if not (run_dir / "eval" / "evaluation_results.json").is_file():
         cmd = [sys.executable, "-m", "safetyalign", "quickstart", config, *args, "--run-dir", str(run_dir),
                "--no-report"]
-        env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+        env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", str(threads)))
         runs_dir.mkdir(parents=True, exist_ok=True)
         start = time.time()
         with open(runs_dir / f"{name}.log", "w", encoding="utf-8") as log:
@@ -80,6 +79,7 @@ def read_run(run_dir: Path, judge: str | None = None) -> dict:
     """Counts ``[k, n]`` per metric for base and tuned, from the run's ``eval/generations_<model>.jsonl``;
     ``judge`` re-scores the saved responses with that judge first."""
     from safetyalign.eval.metrics import summarize
+    from safetyalign.io import iter_jsonl, read_json
 
     out: dict = {"judge": judge or "as run"}
     judge_obj = None
@@ -87,7 +87,7 @@ def read_run(run_dir: Path, judge: str | None = None) -> dict:
         path = run_dir / "eval" / f"generations_{model}.jsonl"
         if not path.is_file():
             continue
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [row for _, row in iter_jsonl(path)]
         if judge:
             from safetyalign.eval.evaluate import run_judges
             from safetyalign.eval.judges.base import make_judge
@@ -103,7 +103,7 @@ def read_run(run_dir: Path, judge: str | None = None) -> dict:
                     out[f"{model}:{key}"] = [summary[key]["k"], summary[key]["n"]]
     timings = run_dir / "timings.json"
     if timings.is_file():
-        out["train_s"] = json.loads(timings.read_text(encoding="utf-8"))["stages"].get("train")
+        out["train_s"] = read_json(timings)["stages"].get("train")
     return out
 
 
@@ -146,22 +146,23 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     parser.add_argument("--note", default="", help="free text stored in the JSON (machine, how the runs were made)")
     args = parser.parse_args()
-    from safetyalign.io import write_json
+    from safetyalign.io import atomic_write_text, write_json
 
     runs, config = load_specs(args.specs, set(filter(None, args.only.split(","))))
     if args.rejudge:
         found = [(n, a) for n, a in runs if (args.rejudge / n / "eval" / "generations_tuned.jsonl").is_file()]
         results = [{"name": n, "args": a, **read_run(args.rejudge / n, args.judge)} for n, a in found]
     else:
+        threads = max(1, (os.cpu_count() or 1) // max(1, args.parallel))  # CPU threads per run
         with ThreadPoolExecutor(max(1, args.parallel)) as pool:
-            results = list(pool.map(lambda r: run_one(r[0], r[1], config, args.runs_dir), runs))
+            results = list(pool.map(lambda r: run_one(r[0], r[1], config, args.runs_dir, threads), runs))
     table = aggregate(results)
     out = {"specs": str(args.specs), "config": os.path.relpath(config, ROOT), "command": " ".join(sys.argv),
            "note": args.note,
            "variants": table, "runs": results}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_json(args.out_dir / f"recipe_sweep_{args.tag}.json", out)
-    (args.out_dir / f"recipe_sweep_{args.tag}.md").write_text(markdown(table), encoding="utf-8")
+    atomic_write_text(args.out_dir / f"recipe_sweep_{args.tag}.md", markdown(table))
     print(markdown(table))
     return 0
 
