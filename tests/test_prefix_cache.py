@@ -41,13 +41,19 @@ def _full_logps(model, ids, start):
     return torch.gather(F.log_softmax(out, -1), 1, torch.tensor(ids[start:])[:, None]).sum()
 
 
-def test_cached_logps_and_loss_match_full_forward(tiny_model_dir, smollm_tokenizer):
+@pytest.mark.parametrize("max_row_tokens", [1024, 1])  # all pairs in one row after the shared prefix / one per row
+def test_cached_logps_and_loss_match_full_forward(tiny_model_dir, smollm_tokenizer, max_row_tokens):
     tok = smollm_tokenizer
     model = _model(tiny_model_dir, split=1)
-    pairs = [encode_pair(tok, r["prompt"], r["chosen"], r["rejected"], 64, 16) for r in _trl_rows(tok)]
-    cache = build_cache(model, pairs, split_layer=1, batch_size=3)
+    rows = _trl_rows(tok)
+    pairs = [encode_pair(tok, r["prompt"], r["chosen"], r["rejected"], 64, 16) for r in rows * 3]
+    pairs.insert(5, encode_pair(tok, rows[0]["prompt"], rows[0]["chosen"], rows[0]["rejected"], 6, 16))  # truncated
+    cache = build_cache(model, pairs, split_layer=1, batch_size=4, max_row_tokens=max_row_tokens)
+    assert cache.prefix.ids.tolist() == pairs[0].chosen_ids[: len(cache.prefix.ids)]
+    assert len(cache.prefix.ids) >= 3  # the chat template's system turn is shared by every prompt
+    assert [bool(c.sees_prefix) for c in cache.pairs] == [i != 5 for i in range(len(pairs))]
     beta = 0.1
-    out = dpo_step(model, cache, 1, beta, ["sigmoid"], [1.0])
+    out = dpo_step(model, cache, cache.pairs, 1, beta, ["sigmoid"], [1.0], max_row_tokens)
     losses = []
     for p in pairs:
         with torch.no_grad(), model.disable_adapter():
@@ -58,7 +64,7 @@ def test_cached_logps_and_loss_match_full_forward(tiny_model_dir, smollm_tokeniz
         losses.append(-F.logsigmoid(beta * ((pol_c - ref_c) - (pol_r - ref_r))))
     expected = torch.stack(losses).mean()
     assert out.loss.item() == pytest.approx(expected.item(), abs=1e-4)
-    for c, p in zip(cache, pairs):
+    for c, p in zip(cache.pairs, pairs):
         with torch.no_grad(), model.disable_adapter():
             assert c.ref_logps[0].item() == pytest.approx(_full_logps(model, p.chosen_ids, p.chosen_start).item(),
                                                           abs=1e-3)
@@ -109,26 +115,56 @@ def test_resume_reaches_same_final_step(tiny_model_dir, smollm_tokenizer, tmp_pa
             assert torch.allclose(a, b, atol=1e-4), n
 
 
-def test_packed_mask_keeps_answers_apart_and_eager_matches_sdpa(tiny_model_dir, smollm_tokenizer):
-    from safetyalign.prefix_cache.core import SEG_CHOSEN, SEG_PROMPT, SEG_REJECTED, pack_pair, packed_mask
+def test_packed_rows_keep_pairs_and_answers_apart_and_eager_matches_sdpa(tiny_model_dir, smollm_tokenizer):
+    from safetyalign.prefix_cache.packing import (
+        SEG_CHOSEN,
+        SEG_PROMPT,
+        SEG_REJECTED,
+        SHARED,
+        SharedPrefix,
+        collate,
+        pack_pair,
+        shared_prefix,
+    )
 
     tok = smollm_tokenizer
     pairs = [encode_pair(tok, r["prompt"], r["chosen"], r["rejected"], 64, 16) for r in _trl_rows(tok)]
-    packed = pack_pair(pairs[0])
-    seg = packed["segments"]
-    mask = packed_mask(seg[None], torch.ones(1, len(seg), dtype=torch.bool), "sdpa", torch.float32)[0, 0]
-    rej, cho, prm = (seg == SEG_REJECTED), (seg == SEG_CHOSEN), (seg == SEG_PROMPT)
-    assert not mask[rej][:, cho].any() and not mask[cho][:, rej].any()  # the two answers never see each other
-    assert mask[rej][:, prm].all() and mask[cho][:, prm].all()  # both see the whole prompt
-    first_rejected = int(rej.nonzero()[0])
-    assert packed["positions"][first_rejected] == pairs[0].rejected_start  # positions restart after the prompt
+    s = len(shared_prefix(pairs)[0])
+    items = [pack_pair(p, s) for p in pairs]
+    batch = collate(items, SharedPrefix(torch.tensor(pairs[0].chosen_ids[:s])), "sdpa")
+    assert batch.ids.shape == (1, s + sum(len(it["ids"]) for it in items))  # one row, no padding
+    mask = batch.mask[0, 0]
+    owner = torch.cat([torch.full((s,), SHARED)] + [torch.full((len(it["ids"]),), i) for i, it in enumerate(items)])
+    seg = torch.cat([torch.zeros(s, dtype=torch.long)] + [it["segments"] for it in items])
+    for i, p in enumerate(pairs):
+        mine, others = owner == i, (owner != i) & (owner != SHARED)
+        rej, cho, prm = mine & (seg == SEG_REJECTED), mine & (seg == SEG_CHOSEN), mine & (seg == SEG_PROMPT)
+        assert not mask[mine][:, others].any()  # pairs sharing a row never see each other
+        assert mask[mine][:, owner == SHARED].all() and mask[rej][:, prm].all() and mask[cho][:, prm].all()
+        assert not mask[rej][:, cho].any() and not mask[cho][:, rej].any()  # the two answers never see each other
+        assert batch.positions[0, int(rej.nonzero()[0])] == p.rejected_start  # positions restart after the prompt
+        assert batch.positions[0, int(prm.nonzero()[0])] == s  # a pair's prompt continues the shared prefix
+        tokens = torch.cat([batch.ids[0, :s], batch.ids[0, prm], batch.ids[0, cho]])
+        assert tokens.tolist() == p.chosen_ids
     losses = []
     for impl in ("sdpa", "eager"):
         model = _model(tiny_model_dir, split=1)
         model.get_base_model().config._attn_implementation = impl
-        cache = build_cache(model, pairs, split_layer=1, batch_size=4)  # padded batch of unequal rows
-        losses.append(dpo_step(model, cache, 1, 0.1, ["sigmoid", "sft"], [1.0, 1.0]).loss.item())
+        cache = build_cache(model, pairs, split_layer=1, batch_size=4, max_row_tokens=40)  # padded, unequal rows
+        losses.append(dpo_step(model, cache, cache.pairs, 1, 0.1, ["sigmoid", "sft"], [1.0, 1.0], 40).loss.item())
     assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+
+
+def test_shared_prefix_and_row_plan():
+    from safetyalign.prefix_cache.packing import EncodedPair, plan_rows, shared_prefix
+
+    same = [EncodedPair([1, 2, 3, 9], [1, 2, 3, 8], 3, 3), EncodedPair([1, 2, 3, 7], [1, 2, 3, 6], 3, 3)]
+    assert shared_prefix(same) == ([1, 2], [True, True])  # identical prompts still keep one token of their own
+    assert shared_prefix([*same, EncodedPair([1, 5, 3, 9], [1, 5, 3, 8], 3, 3)]) == ([1], [True] * 3)
+    assert shared_prefix([EncodedPair([4, 9], [4, 8], 1, 1), *same]) == ([], [False] * 3)
+    odd = EncodedPair([7, 2, 3, 9], [7, 2, 3, 8], 3, 3)  # e.g. a prompt truncated from the left
+    assert shared_prefix([*same * 5, odd]) == ([1, 2], [True] * 10 + [False])
+    assert plan_rows([5, 5, 5, 20, 1], prefix_len=2, max_row_tokens=12) == [[0, 1], [2], [3], [4]]
 
 
 def test_adapter_initialisation_follows_the_training_seed(tiny_model_dir, tiny_train_cfg, tmp_path):

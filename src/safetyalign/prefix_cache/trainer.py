@@ -21,7 +21,7 @@ import torch
 from safetyalign.io import append_jsonl, atomic_write_text
 from safetyalign.logs import get_logger
 from safetyalign.prefix_cache.core import (
-    CachedPair,
+    PairCache,
     build_cache,
     dpo_step,
     encode_pair,
@@ -51,6 +51,7 @@ class PrefixTrainArgs:
     logging_steps: int = 1
     max_prompt_tokens: int = 96
     max_response_tokens: int = 48
+    max_row_tokens: int = 1024  # micro-batches are packed into rows of at most this many tokens
 
 
 def _lr_at(step: int, args: PrefixTrainArgs) -> float:
@@ -143,8 +144,10 @@ def train_prefix_cache(model: Any, tokenizer: Any, trl_rows: list[dict[str, str]
     pairs = encode_rows(tokenizer, trl_rows, args)
     t0 = time.perf_counter()
     with tqdm(total=len(pairs), desc="caching frozen layers + reference", unit="pair") as bar:
-        cache: list[CachedPair] = build_cache(model, pairs, args.split_layer, progress=bar.update)
+        cache = build_cache(model, pairs, args.split_layer, progress=bar.update, max_row_tokens=args.max_row_tokens)
     cache_s = time.perf_counter() - t0
+    log.info("cached %d pairs in %.1f s (shared prompt prefix: %d tokens)", len(pairs), cache_s,
+             cache.prefix.ids.shape[0])
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
     step = 0
@@ -153,7 +156,7 @@ def train_prefix_cache(model: Any, tokenizer: Any, trl_rows: list[dict[str, str]
         step = _load_checkpoint(model, opt, ckpt)
         _truncate_metrics(run_dir / "metrics.jsonl", step)
         log.info("resumed from %s (step %d)", ckpt, step)
-    batches = _batches(len(cache), args.batch_size, args.seed)
+    batches = _batches(len(cache.pairs), args.batch_size, args.seed)
     for _ in range(step * args.grad_accum):  # keep the data order identical to an uninterrupted run
         next(batches)
     metrics_path = run_dir / "metrics.jsonl"
@@ -176,7 +179,7 @@ def train_prefix_cache(model: Any, tokenizer: Any, trl_rows: list[dict[str, str]
     return last
 
 
-def _one_step(model: Any, opt: torch.optim.Optimizer, params: list, cache: list[CachedPair], batches: Any,
+def _one_step(model: Any, opt: torch.optim.Optimizer, params: list, cache: PairCache, batches: Any,
               step: int, args: PrefixTrainArgs, weights: list[float]) -> dict[str, Any]:
     start = time.perf_counter()
     lr = _lr_at(step, args)
@@ -185,8 +188,8 @@ def _one_step(model: Any, opt: torch.optim.Optimizer, params: list, cache: list[
     totals: dict[str, float] = {}
     loss_sum = 0.0
     for _ in range(args.grad_accum):
-        out = dpo_step(model, [cache[i] for i in next(batches)], args.split_layer, args.beta, args.loss_types,
-                       weights)
+        out = dpo_step(model, cache, [cache.pairs[i] for i in next(batches)], args.split_layer, args.beta,
+                       args.loss_types, weights, args.max_row_tokens)
         (out.loss / args.grad_accum).backward()
         loss_sum += out.loss.item() / args.grad_accum
         for k, v in out.stats.items():
