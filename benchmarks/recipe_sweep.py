@@ -33,8 +33,8 @@ LANGS = ["", "/lang=en", "/lang=zh"]
 
 
 def _flat(items: list) -> list[str]:
-    """Overrides may nest one level (YAML anchors reuse a list inside another)."""
-    return [str(x) for item in items for x in (item if isinstance(item, list) else [item])]
+    """Overrides may nest (YAML anchors reuse a list inside another, at any depth)."""
+    return [x for item in items for x in (_flat(item) if isinstance(item, list) else [str(item)])]
 
 
 def load_specs(path: Path, only: set[str] | None = None) -> tuple[list[tuple[str, list[str]]], str]:

@@ -13,18 +13,20 @@ sweep = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(sweep)
 
 
-def test_shipped_sweep_variants_are_valid_configs():
+@pytest.mark.parametrize("spec", sorted((ROOT / "benchmarks" / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_sweep_variants_are_valid_configs(spec):
     from safetyalign.config import load_config
 
-    runs, config = sweep.load_specs(ROOT / "benchmarks" / "sweeps" / "quickstart_h200.yaml")
-    assert len({name for name, _ in runs}) == len(runs) > 50
+    runs, config = sweep.load_specs(spec)
+    assert len({name for name, _ in runs}) == len(runs) > 30
     for name, args in runs:
         cfg = load_config(config, args)
         assert cfg.train.seed == int(name.rsplit("_s", 1)[1])
-    args = dict(runs)["cocoSr8s200_s1"]
-    cfg = load_config(config, args)
-    # anchors nest lists; later overrides win
-    assert cfg.train.max_steps == 200 and cfg.model.max_length == 72
+    name, steps, top = {"quickstart_h200": ("cocoSr8s200_s1", 200, 10),
+                        "quickstart_h200_round2": ("cocoSbigalpl59lr1e-3_s42", 320, 30)}[spec.stem]
+    cfg = load_config(config, dict(runs)[name])
+    # anchors nest lists (at any depth); later overrides win
+    assert cfg.train.max_steps == steps and cfg.lora.top_layers == top
     assert cfg.data.sources[3].filter == {"category": "Requests with safety concerns"}
 
 
