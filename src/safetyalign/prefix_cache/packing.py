@@ -33,7 +33,7 @@ class EncodedPair:
 
 @dataclass
 class SharedPrefix:
-    """The token prefix common to every prompt (computed once per row) and its bottom-layer activations."""
+    """The token prefix (nearly) every prompt starts with (computed once per row) and its bottom-layer activations."""
 
     ids: torch.Tensor  # (S,)
     hidden: torch.Tensor | None = None  # (S, H), set by build_cache
