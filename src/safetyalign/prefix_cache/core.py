@@ -8,7 +8,7 @@ passes instead of the ``~4`` of a standard DPO step (policy forward + backward +
 makes DPO on a 2-core CPU practical.
 
 Pairs are packed (:mod:`safetyalign.prefix_cache.packing`): the prompt is computed once for both answers, the
-prefix shared by all prompts once per row, and rows carry no padding inside. The loss is the same DPO objective;
+prefix (nearly) all prompts share once per row, and rows carry no padding inside. The loss is the same DPO objective;
 tests check it against plain full forwards of the separate sequences.
 
 Works for decoder models whose ``model.model`` runs ``self.layers`` over ``inputs_embeds`` without rescaling them
