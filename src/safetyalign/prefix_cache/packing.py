@@ -47,9 +47,9 @@ def shared_prefix(pairs: list[EncodedPair], min_share: float = 0.9) -> tuple[lis
     while members:
         k = len(prefix)
         counts = Counter(prompts[i][k] for i in members if len(prompts[i]) > k + 1)
-        if not counts or counts.most_common(1)[0][1] < min_share * len(prompts):
+        tok, n = counts.most_common(1)[0] if counts else (None, 0)
+        if n < min_share * len(prompts):
             break
-        tok = counts.most_common(1)[0][0]
         members = [i for i in members if len(prompts[i]) > k + 1 and prompts[i][k] == tok]
         prefix.append(tok)
     users = set(members) if prefix else set()
