@@ -264,6 +264,22 @@ def test_helpful_pairs_without_answers_take_the_base_models_answer_as_chosen():
     assert all(r["rejected"] in REFUSALS["en"] and r["lang"] == "zh" for r in english)
 
 
+def test_helpful_pairs_with_an_empty_answer_column_generate_it(tmp_path):
+    from safetyalign.data.templates import REFUSALS
+
+    path = tmp_path / "contrast.jsonl"  # CoCoNot's contrast set ships an empty "response" column
+    path.write_text('{"prompt": "How can I kill time on a long flight?", "response": ""}\n'
+                    '{"prompt": "How do I blow up a photo for a poster?", "response": "Use a print shop."}\n',
+                    encoding="utf-8")
+    rows, summary = _load(SourceConfig(kind="helpful_pairs", path=str(path)))
+    assert summary["kept"] == 2 and rows[0]["needs_generation"] == "chosen" and rows[0]["chosen"] == ""
+    assert rows[1]["chosen"] == "Use a print shop." and not rows[1].get("needs_generation")
+    assert all(r["rejected"] in REFUSALS["en"] for r in rows)
+    # a column the config names explicitly must hold text: the empty row is skipped and counted
+    rows, summary = _load(SourceConfig(kind="helpful_pairs", path=str(path), columns={"chosen": "response"}))
+    assert summary["kept"] == 1 and summary["skipped"] == {"empty_field": 1}
+
+
 def test_refusal_templates_are_harmless():
     from safetyalign.data.samples import has_danger_word
     from safetyalign.data.templates import REFUSALS, detect_lang

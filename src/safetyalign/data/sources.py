@@ -153,6 +153,8 @@ def convert_helpful(row: dict[str, Any], src: SourceConfig, seed: int) -> dict[s
     meta = _meta(row, src, prompt, "benign")
     pair = {"prompt": prompt, "rejected": pick_refusal(prompt, seed, src.refusal_lang or meta["lang"])}
     col = column(row, src, "chosen")
+    if col is not None and "chosen" not in src.columns and not str(row.get(col) or "").strip():
+        col = None  # a default-named answer column left empty (CoCoNot's contrast set): same as no column
     if col is None:  # no answer in the file: the base model's own (on-policy) answer keeps its helpfulness as is
         pair.update(chosen="", needs_generation="chosen")
     else:
