@@ -70,6 +70,33 @@ def test_cached_logps_and_loss_match_full_forward(tiny_model_dir, smollm_tokeniz
                                                           abs=1e-3)
 
 
+def test_reference_free_loss_uses_a_uniform_reference(tiny_model_dir, smollm_tokenizer):
+    tok = smollm_tokenizer
+    model = _model(tiny_model_dir, split=0)  # LoRA on every layer: the cache pass holds no reference forward
+    pairs = [encode_pair(tok, r["prompt"], r["chosen"], r["rejected"], 64, 16) for r in _trl_rows(tok)]
+    cache = build_cache(model, pairs, split_layer=0, batch_size=4, reference=False)
+    assert all(c.ref_logps.tolist() == [0.0, 0.0] for c in cache.pairs)
+    beta = 0.1
+    out = dpo_step(model, cache, cache.pairs, 0, beta, ["sigmoid", "sft"], [1.0, 1.0])
+    with torch.no_grad():
+        pol = [(_full_logps(model, p.chosen_ids, p.chosen_start), _full_logps(model, p.rejected_ids, p.rejected_start))
+               for p in pairs]
+    dpo = torch.stack([-F.logsigmoid(beta * (c - r)) for c, r in pol]).mean()
+    sft = torch.stack([-c / (len(p.chosen_ids) - p.chosen_start) for (c, _), p in zip(pol, pairs)]).mean()
+    assert out.loss.item() == pytest.approx((dpo + sft).item(), abs=1e-4)
+
+
+def test_reference_free_is_refused_by_backends_that_lack_it(tiny_train_cfg, tmp_path):
+    from safetyalign.errors import ConfigError
+    from safetyalign.train.backend import resolve_backend
+
+    cfg = tiny_train_cfg(tmp_path, "train.reference_free=true")
+    assert resolve_backend("prefix_cache", cfg) == "prefix_cache"
+    for name in ("trl", "auto", "fast"):
+        with pytest.raises(ConfigError, match="reference_free is implemented by train.backend=prefix_cache only"):
+            resolve_backend(name, cfg)
+
+
 def test_training_learns_and_only_top_lora_changes(tiny_model_dir, smollm_tokenizer, tmp_path):
     tok = smollm_tokenizer
     model = _model(tiny_model_dir, split=1)

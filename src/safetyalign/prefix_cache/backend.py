@@ -45,7 +45,7 @@ def _args(cfg: Any, first: int) -> Any:
         grad_accum=t.gradient_accumulation_steps, lr=t.lr, warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm, beta=t.beta, loss_types=list(t.loss_type), loss_weights=t.loss_weights,
         seed=t.seed, save_steps=t.save_steps, logging_steps=t.logging_steps,
-        max_prompt_tokens=cfg.model.max_prompt_length,
+        max_prompt_tokens=cfg.model.max_prompt_length, reference_free=t.reference_free,
         max_response_tokens=cfg.model.max_length - cfg.model.max_prompt_length)
 
 

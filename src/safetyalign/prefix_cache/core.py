@@ -126,8 +126,9 @@ def row_hidden(prefix: SharedPrefix, pairs: list[CachedPair], batch: PackedBatch
 
 @torch.no_grad()
 def build_cache(model: Any, pairs: list[EncodedPair], split_layer: int, batch_size: int = 8,
-                progress: Any = None, max_row_tokens: int = MAX_ROW_TOKENS) -> PairCache:
-    """Encode every pair through the frozen bottom layers once and compute reference log-probs (adapter off)."""
+                progress: Any = None, max_row_tokens: int = MAX_ROW_TOKENS, reference: bool = True) -> PairCache:
+    """Encode every pair through the frozen bottom layers once and compute reference log-probs (adapter off);
+    ``reference=False`` stores zeros instead (a uniform reference, ``train.reference_free``)."""
     cached: list[CachedPair | None] = [None] * len(pairs)
     device = next(model.parameters()).device
     prefix_ids, uses = shared_prefix(pairs)
@@ -142,8 +143,11 @@ def build_cache(model: Any, pairs: list[EncodedPair], split_layer: int, batch_si
         with layer_slice(model, 0, split_layer, final_norm=False) as decoder:
             hidden = decoder(input_ids=batch.ids, attention_mask=batch.mask, position_ids=batch.positions,
                              use_cache=False).last_hidden_state
-        with _adapter_disabled(model):
-            ref, _, _ = response_logps(model, hidden, batch, split_layer)
+        if reference:
+            with _adapter_disabled(model):
+                ref, _, _ = response_logps(model, hidden, batch, split_layer)
+        else:
+            ref = hidden.new_zeros(2 * len(items))
         if prefix.hidden is None:
             prefix.hidden = hidden[0, :s].cpu().clone()
         for j, (k, it) in enumerate(zip(idx, items)):

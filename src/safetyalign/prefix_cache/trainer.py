@@ -52,6 +52,7 @@ class PrefixTrainArgs:
     max_prompt_tokens: int = 96
     max_response_tokens: int = 48
     max_row_tokens: int = 1024  # micro-batches are packed into rows of at most this many tokens
+    reference_free: bool = False  # no reference log-probs (uniform reference)
 
 
 def _lr_at(step: int, args: PrefixTrainArgs) -> float:
@@ -144,7 +145,8 @@ def train_prefix_cache(model: Any, tokenizer: Any, trl_rows: list[dict[str, str]
     pairs = encode_rows(tokenizer, trl_rows, args)
     t0 = time.perf_counter()
     with tqdm(total=len(pairs), desc="caching frozen layers + reference", unit="pair") as bar:
-        cache = build_cache(model, pairs, args.split_layer, progress=bar.update, max_row_tokens=args.max_row_tokens)
+        cache = build_cache(model, pairs, args.split_layer, progress=bar.update, max_row_tokens=args.max_row_tokens,
+                            reference=not args.reference_free)
     cache_s = time.perf_counter() - t0
     log.info("cached %d pairs in %.1f s (shared prompt prefix: %d tokens)", len(pairs), cache_s,
              cache.prefix.ids.shape[0])
