@@ -23,7 +23,8 @@ def test_shipped_sweep_variants_are_valid_configs(spec):
         cfg = load_config(config, args)
         assert cfg.train.seed == int(name.rsplit("_s", 1)[1])
     name, steps, top = {"quickstart_h200": ("cocoSr8s200_s1", 200, 10),
-                        "quickstart_h200_round2": ("cocoSbigalpl59lr1e-3_s42", 320, 30)}[spec.stem]
+                        "quickstart_h200_round2": ("cocoSbigalpl59lr1e-3_s42", 320, 30),
+                        "quickstart_h200_round3": ("f_all_s42", 360, 30)}[spec.stem]
     cfg = load_config(config, dict(runs)[name])
     # anchors nest lists (at any depth); later overrides win
     assert cfg.train.max_steps == steps and cfg.lora.top_layers == top
@@ -70,3 +71,27 @@ def test_rejudge_scores_saved_generations_and_aggregates(tmp_path):
     assert table["v"]["harmful/refusal_rate"] == {"mean": 75.0, "min": 50.0, "max": 100.0}
     assert table["v"]["benign/over_refusal_rate"] == {"mean": 25.0, "min": 0.0, "max": 50.0}
     assert "| v | 2 | 75.0 (50.0–100.0)" in sweep.markdown(table)
+
+
+def test_frontier_pools_seeds_and_flags_the_target(tmp_path):
+    spec = importlib.util.spec_from_file_location("plot_frontier", ROOT / "benchmarks" / "plot_frontier.py")
+    frontier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(frontier)
+
+    def run(name, args, ref_en, ref_zh, over_en, over_zh):
+        return {"name": name, "args": args,
+                "tuned:harmful/refusal_rate/lang=en": [ref_en, 60], "tuned:harmful/refusal_rate/lang=zh": [ref_zh, 36],
+                "tuned:benign/over_refusal_rate/lang=en": [over_en, 57],
+                "tuned:benign/over_refusal_rate/lang=zh": [over_zh, 39]}
+
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"runs": [
+        run("a_s1", ["lora.top_layers=30"], 57, 34, 4, 3), run("a_s2", ["lora.top_layers=30"], 54, 33, 5, 3),
+        run("b_s1", [], 60, 36, 6, 2), {"name": "b_s2", "args": [], "error": "exit 1"}]}))
+    points = {p["variant"]: p for p in frontier.pooled_points(path)}
+    a, b = points["a"], points["b"]
+    assert a["seeds"] == 2 and a["top_layers"] == 30 and b["seeds"] == 1 and b["top_layers"] == 10
+    assert a["refusal/en"] == 92.5 and a["over_refusal/en"] == round(100 * 9 / 114, 1)  # counts pooled, not averaged
+    assert a["meets_target"] and not b["meets_target"]  # b: en over-refusal 6/57 = 10.5% > 10%
+    frontier.plot(list(points.values()), tmp_path / "f", labels={"sweep:a": "picked"}, names={"sweep": "round 1"})
+    assert (tmp_path / "f.png").stat().st_size > 10_000
