@@ -33,8 +33,8 @@ class SourceConfig:
         "(generic prompt/chosen/rejected with column mapping; LLaMA-Factory ShareGPT ranking files are detected), "
         "coconot (benign look-alike pairs), refusal_pairs (chosen = a written refusal for red-team prompts, "
         "rejected = a response column or the base model's answer), helpful_pairs (benign prompt + helpful answer "
-        "column or, without one, the base model's own answer; rejected = a written refusal: teaches not to "
-        "over-refuse).")
+        "column or, without one or when a default-named one is empty, the base model's own answer; rejected = a "
+        "written refusal: teaches not to over-refuse).")
     path: str = opt("", help="Hub dataset name or local file/folder (JSONL/JSON/CSV/parquet, .gz ok). "
                     "'shared:' prefix = ../shared/data.")
     subset: str | None = opt(None, help="Hub dataset config name (datasets.load_dataset's second argument).")
