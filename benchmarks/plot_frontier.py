@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 LANGS = ("en", "zh")
 TARGET = {"refusal": 90.0, "over_refusal": 10.0}
 
@@ -24,9 +25,20 @@ def _top_layers(args: list[str], default: int) -> int:
     return found[-1] if found else default
 
 
-def pooled_points(path: Path, default_top: int = 10) -> list[dict]:
+def _config_top_layers(config: str | None) -> int:
+    """``lora.top_layers`` of the sweep's base config (a path relative to the repository), 10 when unknown."""
+    import yaml
+
+    path = ROOT / config if config else None
+    if path is None or not path.is_file():
+        return 10
+    return int((yaml.safe_load(path.read_text(encoding="utf-8")).get("lora") or {}).get("top_layers", 10))
+
+
+def pooled_points(path: Path) -> list[dict]:
     """One dict per variant: pooled percentages per language, seeds, LoRA layers, and the sweep it comes from."""
     data = json.loads(path.read_text(encoding="utf-8"))
+    default_top = _config_top_layers(data.get("config"))
     groups: dict[str, list[dict]] = {}
     for run in data["runs"]:
         if "error" not in run:
