@@ -144,7 +144,8 @@ def train_prefix_cache(model: Any, tokenizer: Any, trl_rows: list[dict[str, str]
     torch.manual_seed(args.seed)
     pairs = encode_rows(tokenizer, trl_rows, args)
     t0 = time.perf_counter()
-    with tqdm(total=len(pairs), desc="caching frozen layers + reference", unit="pair") as bar:
+    desc = "caching frozen layers" + ("" if args.reference_free else " + reference")
+    with tqdm(total=len(pairs), desc=desc, unit="pair") as bar:
         cache = build_cache(model, pairs, args.split_layer, progress=bar.update, max_row_tokens=args.max_row_tokens,
                             reference=not args.reference_free)
     cache_s = time.perf_counter() - t0

@@ -50,7 +50,7 @@ class TrainConfig:
     precompute_ref_log_probs: bool = opt(False, help="Compute reference log-probs once before training.")
     reference_free: bool = opt(False, help="DPO against a uniform reference (no reference log-probs: the margin is "
                                "beta * (logp_chosen - logp_rejected)). Backend prefix_cache only; with LoRA on every "
-                               "layer it skips the whole caching pass.")
+                               "layer its caching pass then runs no decoder layer.")
     gradient_checkpointing: bool = opt(False, help="Trade compute for memory.")
     seed: int = opt(42, help="Seed for reproducibility.")
     logging_steps: int = opt(1, help="Log metrics every N steps.")
