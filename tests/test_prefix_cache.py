@@ -92,9 +92,22 @@ def test_reference_free_is_refused_by_backends_that_lack_it(tiny_train_cfg, tmp_
 
     cfg = tiny_train_cfg(tmp_path, "train.reference_free=true")
     assert resolve_backend("prefix_cache", cfg) == "prefix_cache"
+    assert resolve_backend("trl", tiny_train_cfg(tmp_path)) == "trl"
     for name in ("trl", "auto", "fast"):
         with pytest.raises(ConfigError, match="reference_free is implemented by train.backend=prefix_cache only"):
             resolve_backend(name, cfg)
+
+
+def test_reference_free_run_records_its_reference(tiny_train_cfg, tmp_path):
+    from safetyalign.train.trainer import train
+
+    rows = [{"prompt": f"How do I do harmful thing {i}?", "chosen": "I can't help with that.",
+             "rejected": f"Sure, step one for thing {i}.", "source": "test", "lang": "en"} for i in range(4)]
+    cfg = tiny_train_cfg(tmp_path, "train.backend=prefix_cache", "lora.top_layers=1", "train.reference_free=true",
+                         "train.max_steps=2", "train.save_steps=2", "train.report_to=[]")
+    result = train(cfg, tmp_path / "run", rows, [])
+    summary = json.loads((result.adapter_dir / "training_summary.json").read_text())
+    assert summary["backend"] == "prefix_cache" and summary["reference"] == "uniform"
 
 
 def test_training_learns_and_only_top_lora_changes(tiny_model_dir, smollm_tokenizer, tmp_path):

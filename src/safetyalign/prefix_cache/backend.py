@@ -81,7 +81,8 @@ def train_prefix_cache_backend(cfg: Any, run_dir: Path, train_rows: list[dict], 
     metrics = final_metrics(read_metrics(metrics_path))
     summary = {"steps": cfg.train.max_steps, "seconds": round(seconds, 2), "backend": "prefix_cache",
                "split_layer": first, "pairs": len(rows), "loss_type": list(cfg.train.loss_type),
-               "loss_weights": cfg.train.loss_weights, "beta": cfg.train.beta, "reference": "adapter_disabled",
+               "loss_weights": cfg.train.loss_weights, "beta": cfg.train.beta,
+               "reference": "uniform" if cfg.train.reference_free else "adapter_disabled",
                "final_metrics": metrics}
     adapter_dir = save_adapter(model, tokenizer, run_dir / "adapter", {
         "config.yaml": dump_config(cfg), "training_summary.json": json.dumps(summary, indent=2) + "\n"})

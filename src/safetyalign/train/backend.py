@@ -22,7 +22,7 @@ log = get_logger(__name__)
 def resolve_backend(name: str, cfg: Any = None) -> str:
     """The backend to train with: ``auto`` -> ``fast`` on one CUDA GPU when ``cfg`` fits it, else ``trl``
     (``trl`` without ``cfg``); anything else is returned after a check."""
-    if cfg is not None and getattr(cfg.train, "reference_free", False) and name != "prefix_cache":
+    if cfg is not None and cfg.train.reference_free and name != "prefix_cache":
         raise ConfigError(f"train.reference_free is implemented by train.backend=prefix_cache only, not '{name}'")
     if name == "trl":
         return "trl"
