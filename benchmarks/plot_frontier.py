@@ -20,25 +20,17 @@ LANGS = ("en", "zh")
 TARGET = {"refusal": 90.0, "over_refusal": 10.0}
 
 
-def _top_layers(args: list[str], default: int) -> int:
-    found = [int(a.split("=", 1)[1]) for a in args if a.startswith("lora.top_layers=")]
-    return found[-1] if found else default
+def _top_layers(config: str | None, args: list[str]) -> int:
+    """``lora.top_layers`` of a run: its sweep's base config (relative to the repository) with the run's overrides,
+    resolved by the project's own config loader; 10 (the quickstart's) when neither sets it."""
+    from safetyalign.config import load_config
 
-
-def _config_top_layers(config: str | None) -> int:
-    """``lora.top_layers`` of the sweep's base config (a path relative to the repository), 10 when unknown."""
-    import yaml
-
-    path = ROOT / config if config else None
-    if path is None or not path.is_file():
-        return 10
-    return int((yaml.safe_load(path.read_text(encoding="utf-8")).get("lora") or {}).get("top_layers", 10))
+    return load_config(str(ROOT / config) if config else None, args).lora.top_layers or 10
 
 
 def pooled_points(path: Path) -> list[dict]:
     """One dict per variant: pooled percentages per language, seeds, LoRA layers, and the sweep it comes from."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    default_top = _config_top_layers(data.get("config"))
     groups: dict[str, list[dict]] = {}
     for run in data["runs"]:
         if "error" not in run:
@@ -46,7 +38,7 @@ def pooled_points(path: Path) -> list[dict]:
     points = []
     for name, runs in groups.items():
         point = {"sweep": path.stem, "variant": name, "seeds": len(runs),
-                 "top_layers": _top_layers(runs[0]["args"], default_top)}
+                 "top_layers": _top_layers(data.get("config"), runs[0]["args"])}
         for lang in LANGS:
             for key, metric in (("refusal", "harmful/refusal_rate"), ("over_refusal", "benign/over_refusal_rate")):
                 k = sum(r[f"tuned:{metric}/lang={lang}"][0] for r in runs)
