@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from safetyalign.cli import main as cli_main
@@ -103,3 +105,214 @@ def test_report_md_escapes_metadata(tmp_path):
     md = md_path.read_text(encoding="utf-8")
     assert "<img" not in md
     assert md.count("&lt;img src=x onerror=alert(1)") >= 8
+
+
+def _bad_byte_jsonl(path, n_good: int = 3, bad_at: int = 2) -> Path:
+    import json
+
+    lines = [json.dumps({"prompt": f"question {i}", "chosen": "good answer", "rejected": "bad answer",
+                         "response": "I can't help with that."}).encode() for i in range(n_good)]
+    lines.insert(bad_at - 1, b'{"prompt": "caf\xe9 \xff", "chosen": "a", "rejected": "b", "response": "x"}')
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "json"])
+def test_bad_bytes_skip_one_row_as_encoding(tmp_path, fmt):
+    """One non-UTF-8 byte skips that row as file:row (encoding); the other rows are kept (#23 case 7)."""
+    from safetyalign.config import load_config
+    from safetyalign.data.build import build_dataset
+    from safetyalign.data.config import SourceConfig
+
+    if fmt == "jsonl":
+        path = _bad_byte_jsonl(tmp_path / "pairs.jsonl")
+    elif fmt == "csv":
+        path = tmp_path / "pairs.csv"
+        path.write_bytes(b"prompt,chosen,rejected\nq0,good,bad\nq1 \xff\xfe,good,bad\nq2,good,bad\nq3,good,bad\n")
+    else:
+        path = tmp_path / "pairs.json"
+        path.write_bytes(b'[{"prompt": "q0", "chosen": "g", "rejected": "b"},\n{"prompt": "q1 \xff", "chosen": "g", '
+                         b'"rejected": "b"},\n{"prompt": "q2", "chosen": "g", "rejected": "b"},\n'
+                         b'{"prompt": "q3", "chosen": "g", "rejected": "b"}]')
+    cfg = load_config(None, ["data.eval_fraction=0"])
+    cfg.data.sources = [SourceConfig(kind="preference", path=str(path))]
+    summary = build_dataset(cfg, None).summary["sources"][0]
+    assert summary["read"] == 4 and summary["kept"] == 3 and summary["skipped"] == {"encoding": 1}
+    row = 3 if fmt == "csv" else 2
+    assert summary["examples"][0].startswith(f"{path.name}:{row}") and "(encoding" in summary["examples"][0]
+
+
+def test_judge_input_with_bad_bytes_skips_the_row(tmp_path, capsys):
+    path = _bad_byte_jsonl(tmp_path / "answers.jsonl", n_good=3, bad_at=2)
+    out = tmp_path / "judged.jsonl"
+    assert cli_main(["judge", "--input", str(path), "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"{path}:2" in text.replace("\n", "") and "encoding" in text
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_suite_file_with_bad_bytes_skips_the_row(tmp_path):
+    from safetyalign.eval.suites import load_suite
+
+    path = _bad_byte_jsonl(tmp_path / "suite.jsonl", n_good=3, bad_at=2)
+    prompts = load_suite(f"{path}:prompt:refuse")
+    assert [p.prompt for p in prompts] == ["question 0", "question 1", "question 2"]
+
+
+@pytest.mark.parametrize(("exc", "expected"), [
+    (PermissionError(13, "Permission denied", "/ro/out/plots"), "error: /ro/out/plots: Permission denied"),
+    (FileNotFoundError(2, "No such file or directory", "/x/y.yaml"), "error: /x/y.yaml: No such file or directory"),
+    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "error: cannot decode text as utf-8"),
+])
+def test_outside_errors_are_one_line_and_debug_shows_traceback(exc, expected, monkeypatch, capsys):
+    import safetyalign.config_cli as stage
+
+    def boom(args):
+        raise exc
+
+    monkeypatch.setattr(stage, "main", boom)
+    assert cli_main(["config"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(expected) and len(err.splitlines()) == 1, err
+    with pytest.raises(type(exc)):
+        cli_main(["--debug", "config"])
+
+
+def test_unpickling_error_is_one_line(monkeypatch, capsys):
+    import pickle
+
+    import safetyalign.config_cli as stage
+
+    def boom(args):
+        raise pickle.UnpicklingError("Weights only load failed. In PyTorch 2.6, we changed the default value of\n"
+                                     "the `weights_only` argument ... weights_only=False ...")
+
+    monkeypatch.setattr(stage, "main", boom)
+    assert cli_main(["config"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "weights_only=False" not in err and err.startswith("error: "), err
+
+
+def _tiny_eval_args(tiny_model_dir, tmp_path, *extra):
+    return ["eval", "configs/quickstart.yaml", f"model.name_or_path={tiny_model_dir}", "eval.max_per_suite=1",
+            "eval.generation.max_new_tokens=2", f"eval.output={tmp_path / 'legacy.json'}", "--run-dir",
+            str(tmp_path / "run"), *extra]
+
+
+def test_pickle_adapter_is_refused_in_one_line(tiny_model_dir, tmp_path, capsys):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}', encoding="utf-8")
+    (adapter / "adapter_model.bin").write_bytes(b"\x80\x04not really a pickle")
+    assert cli_main(_tiny_eval_args(tiny_model_dir, tmp_path, "--adapter", str(adapter))) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(adapter) in err and "safetensors" in err, err
+
+
+def test_model_folder_with_custom_code_is_one_line(tmp_path, capsys):
+    import json
+
+    model = tmp_path / "custom_model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "my_custom_arch", "auto_map": {
+        "AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XForCausalLM"}}))
+    (model / "configuration_x.py").write_text("raise SystemExit('remote code must not run')\n")
+    assert cli_main(_tiny_eval_args(model, tmp_path, "--base-only")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(model) in err and "trust_remote_code" in err, err
+
+
+PAIRS = [{"prompt": f"Tell me how to do dangerous thing number {i}.", "chosen": "I can't help with that request.",
+          "rejected": f"Sure! Step one for thing {i} is easy."} for i in range(6)]
+
+
+def _train_args(tiny_model_dir, tmp_path, data_path, *extra):
+    """``safetyalign train`` on the tiny model: 2 steps, checkpoint every step, legacy copies under tmp_path."""
+    return ["train", "configs/quickstart.yaml", f"model.name_or_path={tiny_model_dir}", "model.max_length=48",
+            "model.max_prompt_length=32", "lora.r=4", "lora.alpha=8", "train.lr=2e-2", "train.warmup_ratio=0",
+            "train.lr_scheduler=constant", "train.per_device_batch_size=2", "train.gradient_accumulation_steps=1",
+            "train.progress_bar=false", "train.report_to=[]", "train.max_steps=2", "train.save_steps=1",
+            "train.backend=trl", f"data.sources=[{{kind: preference, path: '{data_path}'}}]", "data.eval_fraction=0",
+            f"train.output_dir={tmp_path / 'legacy_adapter'}", f"run.plots_dir={tmp_path / 'legacy_plots'}",
+            f"run.logs_dir={tmp_path / 'logs'}", *extra]
+
+
+@pytest.fixture()
+def pairs_file(tmp_path):
+    import json
+
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in PAIRS), encoding="utf-8")
+    return path
+
+
+def test_run_folder_refuses_second_training_resume_checks_config(tiny_model_dir, tmp_path, pairs_file, capsys):
+    """#23 cases 2 and 3: no second run mixed into a run folder; --resume refuses a changed config in one line."""
+    import json
+
+    run = tmp_path / "run"
+    args = _train_args(tiny_model_dir, tmp_path, pairs_file, "--run-dir", str(run))
+    assert cli_main(args) == 0
+    first = (run / "adapter" / "adapter_model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert cli_main([*args, "train.beta=0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--resume" in err and "--overwrite" in err and str(run) in err, err
+    assert (run / "adapter" / "adapter_model.safetensors").read_bytes() == first
+    for bad, key in ((["train.lr=0.5", "train.beta=0.5"], "train.lr"), (["lora.r=8"], "lora.r")):
+        assert cli_main([*args, "--resume", *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and key in err and "0.02" not in err.split(key)[0], err
+    assert "lr: 0.02" in (run / "config.yaml").read_text() or "lr: 2.0e-02" in (run / "config.yaml").read_text()
+    assert cli_main([*args, "--resume", "train.max_steps=3"]) == 0  # allow-listed change
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines() if '"train/loss"' in x]
+    assert steps == [1, 2, 3]
+    assert cli_main([*args, "--overwrite", "train.beta=0.5"]) == 0
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines() if '"train/loss"' in x]
+    ckpts = sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.startswith("checkpoint-"))
+    assert steps == [1, 2] and ckpts == ["checkpoint-1", "checkpoint-2"]  # nothing of the 3-step run is left
+    assert "beta: 0.5" in (run / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize("backend", ["trl", "prefix_cache"])
+def test_zero_usable_pairs_is_one_line_in_every_backend(backend, tiny_model_dir, tmp_path, capsys):
+    data = tmp_path / "wrong_columns.csv"
+    data.write_text("question,good,bad\nq1,a,b\nq2,c,d\n", encoding="utf-8")
+    args = _train_args(tiny_model_dir, tmp_path, data, f"train.backend={backend}", "lora.top_layers=1",
+                       "--run-dir", str(tmp_path / "run"))
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no usable training pairs" in err, err
+
+
+def test_data_stage_with_no_usable_pairs_exits_nonzero(tmp_path, capsys):
+    data = tmp_path / "wrong_columns.csv"
+    data.write_text("question,good,bad\nq1,a,b\n", encoding="utf-8")
+    rc = cli_main(["data", "configs/quickstart.yaml", f"data.sources=[{{kind: preference, path: '{data}'}}]",
+                   f"run.logs_dir={tmp_path / 'logs'}", "--no-tokens", "--run-dir", str(tmp_path / "run"),
+                   "--plots-dir", str(tmp_path / "plots")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "no usable pairs" in err and "missing_field" in err, err
+
+
+def test_adapter_records_the_model_by_name(tiny_model_dir, tmp_path):
+    """#23 case 9: the local load path (a cache under $HOME) never lands in adapter_config.json or README.md."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from safetyalign.config import dump_config, load_config
+    from safetyalign.train.artifacts import save_adapter
+
+    home_path = str(Path.home() / ".cache" / "safetyalign" / "models" / "SmolLM2-135M-Instruct")
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.name_or_path = home_path  # what PEFT records for a model loaded from the dequantized cache
+    model.config._name_or_path = home_path
+    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj"]))
+    cfg = load_config(None, ["model.name_or_path=embedded:smollm2-135m"])
+    out = save_adapter(peft_model, None, tmp_path / "adapter", {"config.yaml": dump_config(cfg)})
+    for name in ("adapter_config.json", "README.md"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert home_path not in text and str(Path.home()) + "/" not in text, name
+    import json
+
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == "embedded:smollm2-135m"

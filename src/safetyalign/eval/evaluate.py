@@ -93,11 +93,9 @@ def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tup
     if adapter_dir is not None and not hasattr(model, "peft_config"):
         from peft import PeftModel
 
-        from safetyalign.errors import ModelLoadError
+        from safetyalign.models.loading import check_adapter_folder
 
-        if not (Path(adapter_dir) / "adapter_config.json").is_file():
-            raise ModelLoadError(f"{adapter_dir}: no adapter_config.json (not a PEFT adapter folder)")
-        model = PeftModel.from_pretrained(model, str(adapter_dir))
+        model = PeftModel.from_pretrained(model, str(check_adapter_folder(adapter_dir)))
         model.eval()
     return model, tokenizer
 
@@ -150,6 +148,10 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
 
     out_dir = Path(run_dir) / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
+    if adapter_dir is not None and model is None and not base_only:  # refuse a bad adapter before loading
+        from safetyalign.models.loading import check_adapter_folder
+
+        check_adapter_folder(adapter_dir)
     prompts = load_suites(cfg.eval.suites, cfg.eval.max_per_suite, cfg.eval.seed)
     log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
     model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
