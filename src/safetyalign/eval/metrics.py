@@ -101,7 +101,12 @@ def binary_scores(pred: list[bool], gold: list[bool]) -> dict[str, Any]:
     tn = sum((not p) and (not g) for p, g in pairs)
     fp = sum(p and not g for p, g in pairs)
     fn = sum((not p) and g for p, g in pairs)
-    n = len(gold)
+    return scores_from_confusion(tp, fp, fn, tn)
+
+
+def scores_from_confusion(tp: int, fp: int, fn: int, tn: int) -> dict[str, Any]:
+    """:func:`binary_scores` from confusion counts (for streaming callers)."""
+    n = tp + fp + fn + tn
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
