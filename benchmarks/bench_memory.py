@@ -107,7 +107,8 @@ def measure(stage: str, n: int, tmp: Path, model: Path | None) -> dict:
     else:
         src = suite_file(tmp / f"suite_{n}.jsonl", n)
         res = run_cli(["--log-level", "WARNING", "eval", str(ROOT / "configs/quickstart.yaml"),
-                       f"model.name_or_path={model}", f"eval.suites=['{src}']", "eval.judges=[pattern]",
+                       f"model.name_or_path={model}", f"eval.suites=['{src}']", "eval.max_per_suite=null",
+                       "eval.judges=[pattern]",
                        "eval.primary_judge=pattern", "eval.generation.max_new_tokens=2",
                        "eval.generation.batch_size=64", "model.max_prompt_length=64", "eval.output=",
                        f"run.logs_dir={tmp / 'logs'}", "--base-only", "--run-dir", str(tmp / f"eval_{n}")])
@@ -132,6 +133,9 @@ def main() -> int:
         for stage in args.stages.split(","):
             for n in [int(x) for x in args.learned_sizes.split(",")] if stage == "judge:learned" else sizes:
                 out["results"].append(measure(stage, n, tmp, model))
+                if stage == "eval":  # the run's evaluation_results.json must hold every prompt
+                    res = json.loads((tmp / f"eval_{n}" / "eval" / "evaluation_results.json").read_text())
+                    out["results"][-1]["records"] = len(res["records"])
                 print(json.dumps(out["results"][-1]), flush=True)
                 Path(args.out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     out["cpu_matmul_gflops"]["end"] = cpu_matmul_gflops()

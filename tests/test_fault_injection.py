@@ -89,10 +89,11 @@ def pairs_file(tmp_path_factory) -> Path:
 
 def _train_args(model: Path, data: Path, run_dir: Path, tmp: Path, *extra: str) -> list[str]:
     return ["train", "configs/quickstart.yaml", f"model.name_or_path={model}", "model.max_length=48",
-            "model.max_prompt_length=32", "lora.r=4", "lora.alpha=8", "train.lr=2e-2", "train.warmup_ratio=0",
-            "train.lr_scheduler=constant", "train.per_device_batch_size=2", "train.gradient_accumulation_steps=1",
-            "train.progress_bar=false", "train.report_to=[]", "train.max_steps=6", "train.save_steps=1",
-            "train.save_total_limit=10", "train.backend=trl", "train.num_threads=1",
+            "model.max_prompt_length=32", "lora.r=4", "lora.lora_alpha=8", "train.learning_rate=2e-2",
+            "train.warmup_steps=0", "train.lr_scheduler_type=constant", "train.per_device_train_batch_size=2",
+            "train.gradient_accumulation_steps=1", "train.disable_tqdm=true", "train.report_to=[]",
+            "train.max_steps=6", "train.save_steps=1", "train.save_total_limit=10", "train.backend=trl",
+            "train.num_threads=1",
             f"data.sources=[{{kind: preference, path: '{data}'}}]", "data.eval_fraction=0",
             f"train.output_dir={tmp / 'legacy_adapter'}", f"run.plots_dir={tmp / 'legacy_plots'}",
             f"run.logs_dir={tmp / 'logs'}", "--run-dir", str(run_dir), *extra]
@@ -132,7 +133,8 @@ def test_killed_training_resumes_to_the_uninterrupted_result(seed, tiny_model_di
 
 def _eval_args(model: Path, suite: Path, run_dir: Path, tmp: Path) -> list[str]:
     return ["eval", "configs/quickstart.yaml", f"model.name_or_path={model}", f"eval.suites=['{suite}']",
-            "eval.judges=[pattern]", "eval.primary_judge=pattern", "eval.generation.max_new_tokens=3",
+            "eval.judges=[pattern]", "eval.primary_judge=pattern", "eval.max_per_suite=null",
+            "eval.generation.max_new_tokens=3",
             "eval.generation.batch_size=4", f"eval.output={tmp / 'legacy.json'}", f"run.logs_dir={tmp / 'logs'}",
             "--base-only", "--run-dir", str(run_dir)]
 

@@ -9,12 +9,15 @@ import pytest
 from safetyalign.cli import main as cli_main
 
 BAD_VALUES = [
-    ("train.lr=-1", "train.lr"), ("train.lr=.nan", "train.lr"), ("train.lr=0", "train.lr"),
+    ("train.learning_rate=-1", "train.learning_rate"), ("train.learning_rate=.nan", "train.learning_rate"),
+    ("train.learning_rate=0", "train.learning_rate"),
     ("lora.r=0", "lora.r"), ("model.max_length=-5", "model.max_length"),
     ("model.max_prompt_length=0", "model.max_prompt_length"), ("train.logging_steps=0", "train.logging_steps"),
-    ("eval.max_per_suite=-2", "eval.max_per_suite"), ("train.warmup_ratio=7", "train.warmup_ratio"),
-    ("train.beta=-0.5", "train.beta"), ("train.beta=.inf", "train.beta"), ("lora.alpha=0", "lora.alpha"),
-    ("lora.dropout=1.5", "lora.dropout"), ("train.max_grad_norm=-1", "train.max_grad_norm"),
+    ("eval.max_per_suite=-2", "eval.max_per_suite"), ("train.warmup_steps=7", "train.warmup_steps"),
+    ("train.warmup_steps=-0.1", "train.warmup_steps"), ("train.warmup_steps=2.5", "train.warmup_steps"),
+    ("train.warmup_ratio=0.1", "warmup_steps"),
+    ("train.beta=-0.5", "train.beta"), ("train.beta=.inf", "train.beta"), ("lora.lora_alpha=0", "lora.lora_alpha"),
+    ("lora.lora_dropout=1.5", "lora.lora_dropout"), ("train.max_grad_norm=-1", "train.max_grad_norm"),
     ("train.weight_decay=-0.1", "train.weight_decay"), ("eval.generation.max_new_tokens=0", "max_new_tokens"),
     ("eval.generation.temperature=0", "temperature"), ("eval.generation.top_p=1.5", "top_p"),
     ("eval.generation.batch_size=0", "batch_size"), ("data.max_chars=0", "data.max_chars"),
@@ -33,9 +36,10 @@ def test_config_range_errors_are_one_line(override, key, capsys):
 
 
 def test_config_good_edges_pass(capsys):
-    ok = ["train.warmup_ratio=0", "train.warmup_ratio=1", "lora.dropout=0", "eval.max_per_suite=1",
-          "train.weight_decay=0", "train.lr=1e-4"]
-    assert cli_main(["config", "configs/quickstart.yaml", *[a for o in ok for a in ("--set", o)]]) == 0
+    ok = [["train.warmup_steps=0"], ["train.warmup_steps=0.5"], ["train.max_steps=10", "train.warmup_steps=10"],
+          ["lora.lora_dropout=0"], ["eval.max_per_suite=1"], ["train.weight_decay=0"], ["train.learning_rate=1e-4"]]
+    for overrides in ok:
+        assert cli_main(["config", "configs/quickstart.yaml", *[a for o in overrides for a in ("--set", o)]]) == 0
 
 
 @pytest.mark.parametrize("name", ["../../x", "a/b", "..", "a\\b"])
@@ -229,10 +233,11 @@ PAIRS = [{"prompt": f"Tell me how to do dangerous thing number {i}.", "chosen": 
 def _train_args(tiny_model_dir, tmp_path, data_path, *extra):
     """``safetyalign train`` on the tiny model: 2 steps, checkpoint every step, legacy copies under tmp_path."""
     return ["train", "configs/quickstart.yaml", f"model.name_or_path={tiny_model_dir}", "model.max_length=48",
-            "model.max_prompt_length=32", "lora.r=4", "lora.alpha=8", "train.lr=2e-2", "train.warmup_ratio=0",
-            "train.lr_scheduler=constant", "train.per_device_batch_size=2", "train.gradient_accumulation_steps=1",
-            "train.progress_bar=false", "train.report_to=[]", "train.max_steps=2", "train.save_steps=1",
-            "train.backend=trl", f"data.sources=[{{kind: preference, path: '{data_path}'}}]", "data.eval_fraction=0",
+            "model.max_prompt_length=32", "lora.r=4", "lora.lora_alpha=8", "train.learning_rate=2e-2",
+            "train.warmup_steps=0", "train.lr_scheduler_type=constant", "train.per_device_train_batch_size=2",
+            "train.gradient_accumulation_steps=1", "train.disable_tqdm=true", "train.report_to=[]",
+            "train.max_steps=2", "train.save_steps=1", "train.backend=trl",
+            f"data.sources=[{{kind: preference, path: '{data_path}'}}]", "data.eval_fraction=0",
             f"train.output_dir={tmp_path / 'legacy_adapter'}", f"run.plots_dir={tmp_path / 'legacy_plots'}",
             f"run.logs_dir={tmp_path / 'logs'}", *extra]
 
@@ -259,11 +264,11 @@ def test_run_folder_refuses_second_training_resume_checks_config(tiny_model_dir,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--resume" in err and "--overwrite" in err and str(run) in err, err
     assert (run / "adapter" / "adapter_model.safetensors").read_bytes() == first
-    for bad, key in ((["train.lr=0.5", "train.beta=0.5"], "train.lr"), (["lora.r=8"], "lora.r")):
+    for bad, key in ((["train.learning_rate=0.5", "train.beta=0.5"], "train.learning_rate"), (["lora.r=8"], "lora.r")):
         assert cli_main([*args, "--resume", *bad]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and key in err and "0.02" not in err.split(key)[0], err
-    assert "lr: 0.02" in (run / "config.yaml").read_text() or "lr: 2.0e-02" in (run / "config.yaml").read_text()
+    assert "learning_rate: 0.02" in (run / "config.yaml").read_text()
     assert cli_main([*args, "--resume", "train.max_steps=3"]) == 0  # allow-listed change
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines() if '"train/loss"' in x]
     assert steps == [1, 2, 3]
