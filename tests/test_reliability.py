@@ -13,7 +13,7 @@ BAD_VALUES = [
     ("train.learning_rate=0", "train.learning_rate"),
     ("lora.r=0", "lora.r"), ("model.max_length=-5", "model.max_length"),
     ("model.max_prompt_length=0", "model.max_prompt_length"), ("train.logging_steps=0", "train.logging_steps"),
-    ("eval.max_per_suite=-2", "eval.max_per_suite"), ("train.warmup_steps=7", "train.warmup_steps"),
+    ("eval.max_per_suite=-2", "eval.max_per_suite"), ("train.warmup_steps=700", "train.warmup_steps"),
     ("train.warmup_steps=-0.1", "train.warmup_steps"), ("train.warmup_steps=2.5", "train.warmup_steps"),
     ("train.warmup_ratio=0.1", "warmup_steps"),
     ("train.beta=-0.5", "train.beta"), ("train.beta=.inf", "train.beta"), ("lora.lora_alpha=0", "lora.lora_alpha"),
