@@ -132,3 +132,11 @@ def test_missing_config_message_does_not_call_overrides_required():
     proc = subprocess.run([sys.executable, "-m", "safetyalign", "data"], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip().endswith("the following arguments are required: config")
+
+
+def test_project_licence_is_mit_and_pyproject_agrees():
+    import tomllib
+
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
