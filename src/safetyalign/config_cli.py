@@ -23,6 +23,8 @@ def main(args: argparse.Namespace) -> int:
     from safetyalign.configlib import describe
 
     if args.explain:
+        print("A config may start with 'base: FILE' (relative to the config) and hold only what differs: sections\n"
+              "merge key by key, data.sources entries merge by name, other values replace. --show prints the result.")
         for section in dataclasses.fields(ExperimentConfig):
             cls = section.default_factory().__class__  # type: ignore[misc]
             print(f"[{section.name}] {cls.__doc__}")
