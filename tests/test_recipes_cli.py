@@ -140,3 +140,12 @@ def test_project_licence_is_mit_and_pyproject_agrees():
     assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+
+
+def test_prefix_cache_refuses_an_explicit_reference_model_in_one_line():
+    from safetyalign.train.backend import resolve_backend
+
+    cfg = load_config(ROOT / "configs/quickstart.yaml", ["train.use_reference_model=true"])
+    with pytest.raises(ConfigError, match="use_reference_model.*train.backend=trl"):
+        resolve_backend("prefix_cache", cfg)
+    assert resolve_backend("trl", cfg) == "trl"
