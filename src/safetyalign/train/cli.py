@@ -106,9 +106,9 @@ def main(args: argparse.Namespace) -> int:
 
     config, overrides = config_and_overrides(args.config, args.overrides)
     args.config, args.overrides = str(config), list(overrides)  # what launched processes are given
-    if args.use_reference_model:
-        overrides.append("train.use_reference_model=true")
     cfg = load_config(config, overrides)
+    if args.use_reference_model:  # the flag sets the typed field; under a launcher it is passed on as the flag
+        cfg.train.use_reference_model = True
     if launch.wants_launch(args):
         distributed.check_backend(cfg.train.backend, args.num_processes or 2)
         return launch.relaunch(args, _choose_run_dir(cfg, args))
