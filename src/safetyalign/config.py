@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from safetyalign.configlib import apply_overrides, from_dict, opt, read_yaml, to_dict
+from safetyalign.configlib import apply_overrides, from_dict, opt, read_config, to_dict
 from safetyalign.data.config import DataConfig
 from safetyalign.eval.config import EvalConfig
 from safetyalign.models.config import ModelConfig
@@ -48,8 +48,9 @@ class ExperimentConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Load an experiment YAML (or the defaults when ``path`` is None) and apply dotted overrides."""
-    raw = read_yaml(path) if path else {}
+    """Load an experiment YAML (or the defaults when ``path`` is None), resolve its ``base:`` chain and apply
+    dotted overrides."""
+    raw = read_config(path) if path else {}
     source = str(path) if path else "<defaults>"
     raw = apply_overrides(raw, list(overrides or []), source=source, defaults=to_dict(ExperimentConfig()))
     return from_dict(ExperimentConfig, raw, source=source)

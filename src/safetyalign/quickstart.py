@@ -42,37 +42,6 @@ def _setup(cfg: Any, run_dir: Path | None, overwrite: bool = False) -> Path:
     return run_dir
 
 
-def _responder(model: Any, tokenizer: Any, cfg: Any) -> Any:
-    """Base-model answers for on-policy responses (greedy, same chat rendering as evaluation)."""
-    from dataclasses import replace
-
-    from safetyalign.eval.generate import generate
-
-    gen = replace(cfg.eval.generation, do_sample=False,
-                  max_new_tokens=cfg.model.max_length - cfg.model.max_prompt_length)
-
-    def respond(prompts: list[str]) -> list[str]:
-        return generate(model, tokenizer, prompts, gen, system_prompt=cfg.model.system_prompt,
-                        desc="on-policy answers")
-
-    return respond
-
-
-def _data_stage(cfg: Any, run_dir: Path, model: Any, tokenizer: Any) -> Any:
-    from safetyalign.data import analyse, build_dataset, fill_on_policy
-    from safetyalign.data.build import write_bundle
-
-    bundle = build_dataset(cfg, run_dir, tokenizer)
-    if bundle.needs_generation:
-        respond = _responder(model, tokenizer, cfg)
-        bundle.train = fill_on_policy(bundle.train, respond)
-        bundle.eval = fill_on_policy(bundle.eval, respond) if bundle.eval else bundle.eval
-        bundle.needs_generation = False
-        write_bundle(bundle, run_dir)
-    analyse(bundle, tokenizer, run_dir / "data", run_dir / "plots", model_cfg=cfg.model)
-    return bundle
-
-
 def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True,
                    overwrite: bool = False) -> dict[str, Any]:
     """Run every stage; returns ``{"run_dir", "results", "compare", "timings"}``. A ``run_dir`` that already holds
@@ -82,6 +51,7 @@ def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True,
     from safetyalign.io import read_json, write_json
     from safetyalign.models.loading import load_model, load_tokenizer
     from safetyalign.runs import Timings, cpu_matmul_gflops
+    from safetyalign.train.prepare import prepare_data
     from safetyalign.train.trainer import train
 
     start = time.perf_counter()
@@ -92,7 +62,7 @@ def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True,
         tokenizer = load_tokenizer(cfg.model)
         model = load_model(cfg.model, for_training=True)
     with timings.stage("data"):
-        bundle = _data_stage(cfg, run_dir, model, tokenizer)
+        bundle = prepare_data(cfg, run_dir, model, tokenizer).bundle
     with timings.stage("train"):
         result = train(cfg, run_dir, bundle.train, bundle.eval, model=model, tokenizer=tokenizer)
     results = evaluate(cfg, run_dir, model=result.model, tokenizer=tokenizer, adapter_dir=result.adapter_dir)

@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge", default="pattern", help="pattern, learned or llm:<model>")
     parser.add_argument("--output", type=Path, default=None, help="output JSONL (default: <input>.judged.jsonl)")
     parser.add_argument("--label-field", default="label", help="column with gold labels (optional)")
-    parser.add_argument("--prompt-field", default="prompt")
-    parser.add_argument("--response-field", default="response")
+    parser.add_argument("--prompt-field", default="prompt", help="column with the prompt (default prompt)")
+    parser.add_argument("--response-field", default="response", help="column with the response (default response)")
     parser.add_argument("--strongreject", action="store_true", help="LLM judge: StrongREJECT score")
 
 
