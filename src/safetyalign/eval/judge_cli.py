@@ -74,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
     """Judge the file, write the labelled JSONL, print label metrics when gold labels exist."""
     from rich.console import Console
 
-    from safetyalign.eval.judges.base import make_judge
+    from safetyalign.eval.judges.registry import make_judge
     from safetyalign.eval.metrics import binary_scores
     from safetyalign.io import write_json, write_jsonl
 
