@@ -30,7 +30,8 @@ class PrefixCacheEngine(Engine):
     auto_rank = 1
     rules = {
         **{f: HONOURED for f in config_fields()},
-        "train.use_reference_model": Only("uses the adapter-disabled base, computed once in the caching pass"),
+        "train.use_reference_model": Only("takes reference log-probs from one adapter-disabled pass of the same "
+                                          "frozen weights (use train.backend=trl for an explicit copy)"),
         "train.lr_scheduler_type": Only(f"implements the schedules {', '.join(SCHEDULES)} only",
                                         lambda v, c: v in SCHEDULES),
         "train.optim": Only(f"implements AdamW only ({', '.join(ADAMW)})", lambda v, c: v in ADAMW),

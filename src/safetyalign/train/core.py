@@ -141,8 +141,11 @@ def write_adapter(cfg: ExperimentConfig, run_dir: Path, model: Any, tokenizer: A
     log.info("adapter saved to %s", adapter_dir)
     legacy = Path(cfg.train.output_dir)
     if legacy.resolve() != adapter_dir.resolve():
-        copy_dir(adapter_dir, legacy)
-        log.info("adapter copied to %s", legacy)
+        try:
+            copy_dir(adapter_dir, legacy)
+            log.info("adapter copied to %s", legacy)
+        except OSError as exc:  # the legacy copy is a convenience: the run folder keeps the adapter and plots
+            log.warning("adapter not copied to %s: %s", legacy, exc)
     return adapter_dir
 
 
@@ -153,9 +156,12 @@ def write_plots(cfg: ExperimentConfig, run_dir: Path, metrics_path: Path) -> lis
     plots = plot_training(metrics_path, Path(run_dir) / "plots")
     plots_dir = Path(cfg.run.plots_dir)
     if plots and plots_dir.resolve() != (Path(run_dir) / "plots").resolve():
-        plots_dir.mkdir(parents=True, exist_ok=True)
-        for p in plots:
-            shutil.copy2(p, plots_dir / p.name)
+        try:
+            plots_dir.mkdir(parents=True, exist_ok=True)
+            for p in plots:
+                shutil.copy2(p, plots_dir / p.name)
+        except OSError as exc:
+            log.warning("plots not copied to %s: %s (they are in %s)", plots_dir, exc, Path(run_dir) / "plots")
     return plots
 
 

@@ -26,9 +26,21 @@ def train(cfg: ExperimentConfig, run_dir: Path, train_rows: list[dict], eval_row
     from safetyalign.engines import select_engine
 
     run_dir = Path(run_dir)
+    check_has_pairs(train_rows)
     run_dir.mkdir(parents=True, exist_ok=True)
     engine = select_engine(cfg)
     return engine.train(cfg, run_dir, train_rows, eval_rows, resume=resume, model=model, tokenizer=tokenizer)
 
 
-__all__ = ["TrainResult", "train"]
+def check_has_pairs(train_rows: list[dict]) -> None:
+    """Every engine needs at least one usable pair: zero is one clear line, before any engine is chosen."""
+    from safetyalign.errors import DataError
+
+    usable = [r for r in train_rows if all(isinstance(r.get(k), str) and r.get(k) for k in ("chosen", "rejected"))
+              and r.get("prompt")]
+    if not usable:
+        raise DataError(f"no usable training pairs ({len(train_rows)} rows, none with prompt, chosen and rejected "
+                        f"text): check data.sources (columns, split) and the skip reasons in data/data_summary.json")
+
+
+__all__ = ["TrainResult", "check_has_pairs", "train"]
