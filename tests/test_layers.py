@@ -15,9 +15,11 @@ LAYERS = {
     "safetyalign.doctor": 3, "safetyalign.train.cli": 3, "safetyalign.train.launch": 3, "safetyalign.train.export": 3,
     "safetyalign.data.cli": 3, "safetyalign.eval.cli": 3, "safetyalign.eval.compare_cli": 3,
     "safetyalign.eval.judge_cli": 3, "safetyalign.report.cli": 3,
-    "safetyalign.data": 2, "safetyalign.eval": 2, "safetyalign.report": 2, "safetyalign.train.trainer": 2,
+    "safetyalign.data": 2, "safetyalign.eval": 2, "safetyalign.report": 2, "safetyalign.train": 2,
     "safetyalign.engines": 1, "safetyalign.fastdpo": 1, "safetyalign.prefix_cache": 1,
-    "safetyalign.train": 0, "safetyalign.data.config": 0, "safetyalign.data.formatting": 0,
+    **{f"safetyalign.train.{m}": 0 for m in ("core", "checkpoints", "artifacts", "config", "distributed",
+                                              "dpo_args", "finalize", "metrics", "pairs", "plots")},
+    "safetyalign.data.config": 0, "safetyalign.data.formatting": 0,
     "safetyalign.data.validate": 0, "safetyalign.data.split": 0, "safetyalign.eval.config": 0, "safetyalign.chat": 0,
 }
 NAMES = {3: "cli", 2: "stages", 1: "engines", 0: "core"}

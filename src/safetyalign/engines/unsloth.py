@@ -2,8 +2,9 @@
 LoRA wiring) + ``PatchDPOTrainer()`` + TRL's DPOTrainer, run by the TRL engine's loop (same data, metrics, summary).
 
 Unsloth patches transformers / TRL when imported, so :func:`import_unsloth` runs before those libraries are
-imported (the CLI calls it first thing). Install: ``pip install '.[unsloth]'`` in its own environment (see
-pyproject.toml: its pins exclude the default ones) or carry the wheels of ``benchmarks/fetch_wheels.sh --unsloth``.
+imported (the CLI calls it first thing). Install: ``requirements-unsloth.txt`` in its own environment (Unsloth's pins
+exclude the project's: transformers <= 5.17, trl <= 1.15, datasets < 5), or carry the wheels of
+``benchmarks/fetch_wheels.sh --unsloth``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ def import_unsloth() -> Any:
     import importlib.util
 
     if importlib.util.find_spec("unsloth") is None:
-        raise ConfigError("train.backend=unsloth: unsloth is not installed (pip install '.[unsloth]'); "
-                          "use train.backend=trl")
+        raise ConfigError("train.backend=unsloth: unsloth is not installed (requirements-unsloth.txt, in its own "
+                          "environment); use train.backend=trl")
     import torch
 
     if not torch.cuda.is_available():
@@ -86,7 +87,7 @@ class UnslothEngine(TRLEngine):
         from safetyalign.train.distributed import world_size
 
         if importlib.util.find_spec("unsloth") is None:
-            return "unsloth is not installed (pip install '.[unsloth]')"
+            return "unsloth is not installed (requirements-unsloth.txt, in its own environment)"
         if not torch.cuda.is_available():
             return "needs a CUDA GPU"
         return "runs in one process only" if world_size() > 1 else None
