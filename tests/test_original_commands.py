@@ -29,8 +29,8 @@ data:
        columns: {{prompt: prompt}}, lang: en, count: 2}}
   eval_fraction: 0.0
 lora: {{r: 4, top_layers: 1}}
-train:
-  {{max_steps: 2, per_device_train_batch_size: 2, gradient_accumulation_steps: 1, save_steps: 2, disable_tqdm: true}}
+train: {{max_steps: 2, per_device_train_batch_size: 2, gradient_accumulation_steps: 1, save_steps: 2,
+        disable_tqdm: true}}
 eval:
   suites: [redteam_basic, benign_lookalike]
   max_per_suite: 2

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"safetyalign {__version__}")
     parser.add_argument("--log-level", "--log_level", dest="log_level", default=None,
                         help="DEBUG, INFO or WARNING (default INFO)")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, _module, help_text in COMMANDS:
         sub.add_parser(name, help=help_text, description=help_text, add_help=False)
@@ -67,8 +68,30 @@ def command_parser(name: str) -> tuple[argparse.ArgumentParser, str]:
     return parser, module
 
 
+def describe_error(exc: BaseException) -> str:
+    """One line for an error raised outside the project (file system, decoding, unpickling, loading):
+    ``<path>: <reason>`` when the error names a file, else the first line of its message."""
+    import pickle
+
+    if isinstance(exc, OSError) and (exc.filename or exc.strerror):
+        where = f"{exc.filename}: " if exc.filename else ""
+        target = f" (-> {exc.filename2})" if exc.filename2 else ""
+        return f"{where}{exc.strerror or type(exc).__name__}{target}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"cannot decode text as {exc.encoding} (byte {exc.object[exc.start:exc.start + 1]!r} at offset " \
+               f"{exc.start}: {exc.reason})"
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    if isinstance(exc, pickle.UnpicklingError):
+        return f"refused to load a pickle file ({first[:160]}); only safetensors weights are loaded"
+    return f"{type(exc).__name__}: {first[:300]}"
+
+
+OUTSIDE_ERRORS: tuple[type[BaseException], ...] = (OSError, UnicodeError, EOFError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; errors from the project are one line on stderr with exit status 2.
+    """Entry point; errors from the project, and OS / decoding / unpickling errors, are one line on stderr with
+    exit status 2 (``--debug`` shows the traceback instead).
 
     Options and ``key=value`` overrides may be given in any order after the command.
     """
@@ -86,10 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     from safetyalign.logs import setup_logging
 
     setup_logging(args.log_level)
+    import pickle
+
     try:
         return int(importlib.import_module(module).main(args) or 0)
     except SafetyAlignError as exc:
+        if top.debug:
+            raise
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (*OUTSIDE_ERRORS, pickle.UnpicklingError) as exc:
+        if top.debug:
+            raise
+        print(f"error: {describe_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: partial outputs are kept; rerun with --resume where supported", file=sys.stderr)

@@ -28,6 +28,12 @@ class RunConfig:
     plots_dir: str = opt("plots", help="Where the latest plots are also copied (legacy path).")
     logs_dir: str = opt("logs", help="Where <run>.log is written.")
 
+    def validate(self) -> None:
+        """The run name is one folder name, so run folders stay under output_root."""
+        name = self.name
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+            raise ValueError(f"run.name must be a plain folder name (no '/', '\\', '..'), got {name!r}")
+
 
 @dataclass
 class ExperimentConfig:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -268,6 +269,24 @@ def describe(cls: type) -> list[tuple[str, str, Any, str]]:
         )
         rows.append((f.name, _type_name(hints[f.name]), to_dict(default), f.metadata.get("help", "")))
     return rows
+
+
+def check_range(obj: Any, section: str, name: str, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False, hi_open: bool = False) -> None:
+    """Raise ``ValueError("<section>.<name> must be ...")`` when field ``name`` of ``obj`` is NaN/inf or lies outside
+    ``[lo, hi]`` (``lo_open``/``hi_open`` exclude the bound). None values (optional fields left unset) pass."""
+    value = getattr(obj, name)
+    if value is None:
+        return
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    wanted = (f"in {left}{lo}, {hi}{right}" if lo is not None and hi is not None
+              else f"{'>' if lo_open else '>='} {lo}" if lo is not None else f"{'<' if hi_open else '<='} {hi}")
+    bad = isinstance(value, float) and not math.isfinite(value)
+    bad = bad or (lo is not None and (value <= lo if lo_open else value < lo))
+    bad = bad or (hi is not None and (value >= hi if hi_open else value > hi))
+    if bad:
+        raise ValueError(f"{section}.{name} must be {wanted}, got {value!r}")
 
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", factory: Any = dataclasses.MISSING) -> Any:

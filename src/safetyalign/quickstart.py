@@ -25,23 +25,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=10 eval.max_per_suite=8")
     parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: a new one under output/runs)")
     parser.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
+    parser.add_argument("--overwrite", action="store_true", help="clear a --run-dir that already holds a training "
+                        "run (without it, such a folder is refused)")
 
 
-def _setup(cfg: Any, run_dir: Path | None) -> Path:
+def _setup(cfg: Any, run_dir: Path | None, overwrite: bool = False) -> Path:
     from safetyalign.config import dump_config
     from safetyalign.logs import setup_logging
-    from safetyalign.runs import new_run_dir, write_provenance
+    from safetyalign.runs import claim_run_dir, new_run_dir, write_provenance
 
-    run_dir = Path(run_dir) if run_dir else new_run_dir(cfg.run.output_root, cfg.run.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = claim_run_dir(Path(run_dir), resume=False, overwrite=overwrite) if run_dir \
+        else new_run_dir(cfg.run.output_root, cfg.run.name)
     cfg.run.run_dir = str(run_dir)
     setup_logging(log_files=[run_dir / "run.log", Path(cfg.run.logs_dir) / f"{run_dir.name}.log"])
     write_provenance(run_dir, dump_config(cfg))
     return run_dir
 
 
-def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True) -> dict[str, Any]:
-    """Run every stage; returns ``{"run_dir", "results", "compare", "timings"}``."""
+def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True,
+                   overwrite: bool = False) -> dict[str, Any]:
+    """Run every stage; returns ``{"run_dir", "results", "compare", "timings"}``. A ``run_dir`` that already holds
+    a training run is refused unless ``overwrite`` (then cleared first)."""
     from safetyalign.eval.compare import compare_from_results
     from safetyalign.eval.evaluate import evaluate
     from safetyalign.io import read_json, write_json
@@ -51,7 +55,7 @@ def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True) -
     from safetyalign.train.trainer import train
 
     start = time.perf_counter()
-    run_dir = _setup(cfg, run_dir)
+    run_dir = _setup(cfg, run_dir, overwrite)
     timings = Timings(run_dir / "timings.json")
     timings.data["cpu_matmul_gflops"] = {"start": cpu_matmul_gflops()}
     with timings.stage("load_model"):
@@ -127,6 +131,6 @@ def main(args: argparse.Namespace) -> int:
     if "=" in config and not Path(config).is_file():  # `safetyalign quickstart train.max_steps=10`
         config, overrides = DEFAULT_CONFIG, [config, *overrides]
     cfg = load_config(config, overrides)
-    out = run_quickstart(cfg, args.run_dir, report=not args.no_report)
+    out = run_quickstart(cfg, args.run_dir, report=not args.no_report, overwrite=args.overwrite)
     print_summary(out)
     return 0

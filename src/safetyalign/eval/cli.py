@@ -81,7 +81,8 @@ def main(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "config.yaml").is_file():
         write_provenance(run_dir, dump_config(cfg))
-    results = evaluate(cfg, run_dir, adapter_dir=None if args.base_only else adapter, base_only=args.base_only)
+    results = evaluate(cfg, run_dir, adapter_dir=None if args.base_only else adapter,
+                       base_only=args.base_only, keep_records=False)
     console = Console(width=max(Console().width, 120))
     console.print(summary_table(results["summary"]))
     console.print(f"wrote {run_dir / 'eval' / 'evaluation_results.json'}"

@@ -25,7 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          "configs/train/qwen2.5-7b_lora_dpo.yaml with a CUDA GPU, else configs/quickstart.yaml")
     parser.add_argument("--run-dir", default=None, help="run folder (default: run.run_dir, or on --resume the newest "
                         "<run.output_root>/<run.name>-* folder with checkpoints, else a new folder)")
-    parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint (the "
+                        "config must match the saved one, except train.max_steps and a few other fields)")
+    parser.add_argument("--overwrite", action="store_true", help="clear a run folder that already holds a training "
+                        "run and start it clean (without it, such a folder is refused)")
     parser.add_argument("--use-reference-model", "--use_reference_model", action="store_true",
                         help="load an explicit frozen reference model (default: the adapter-disabled base)")
     from safetyalign.train.launch import add_arguments as add_launch_arguments
@@ -45,6 +48,18 @@ def _pick_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
 
 
 def _choose_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
+    """The run folder, checked: an explicit folder that holds a training run needs --resume or --overwrite; on
+    --resume the saved config must match (see :func:`safetyalign.runs.check_resume_config`)."""
+    from safetyalign.configlib import to_dict
+    from safetyalign.runs import check_resume_config, claim_run_dir
+
+    run_dir = _find_run_dir(cfg, args)
+    if args.resume:
+        check_resume_config(run_dir, to_dict(cfg))
+    return claim_run_dir(run_dir, args.resume, getattr(args, "overwrite", False))
+
+
+def _find_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
     from safetyalign.errors import ConfigError
     from safetyalign.runs import new_run_dir
 

@@ -89,7 +89,7 @@ def child_arguments(args: argparse.Namespace, run_dir: Path) -> list[str]:
     """``safetyalign train`` arguments for each launched process (same config, overrides and flags)."""
     out = [args.config, *args.overrides, "--run-dir", str(run_dir)]
     if args.resume:
-        out.append("--resume")
+        out.append("--resume")  # the folder was claimed (and, with --overwrite, cleared) by the launcher
     if args.use_reference_model:
         out.append("--use_reference_model")
     return out
