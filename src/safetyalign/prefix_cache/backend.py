@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -60,9 +59,8 @@ def train_prefix_cache_backend(cfg: Any, run_dir: Path, train_rows: list[dict], 
     from safetyalign.models.loading import load_model, load_tokenizer
     from safetyalign.prefix_cache.trainer import train_prefix_cache
     from safetyalign.runs import read_metrics
-    from safetyalign.train.artifacts import copy_dir, save_adapter
-    from safetyalign.train.finalize import final_metrics
-    from safetyalign.train.plots import plot_training
+    from safetyalign.train.artifacts import save_adapter
+    from safetyalign.train.finalize import copy_legacy_adapter, final_metrics, write_plots
     from safetyalign.train.trainer import TrainResult
 
     start = time.perf_counter()
@@ -87,12 +85,8 @@ def train_prefix_cache_backend(cfg: Any, run_dir: Path, train_rows: list[dict], 
                "final_metrics": metrics}
     adapter_dir = save_adapter(model, tokenizer, run_dir / "adapter", {
         "config.yaml": dump_config(cfg), "training_summary.json": json.dumps(summary, indent=2) + "\n"})
-    if Path(cfg.train.output_dir).resolve() != adapter_dir.resolve():
-        copy_dir(adapter_dir, Path(cfg.train.output_dir))
-    plots = plot_training(metrics_path, run_dir / "plots")
-    Path(cfg.run.plots_dir).mkdir(parents=True, exist_ok=True)
-    for p in plots:
-        shutil.copy2(p, Path(cfg.run.plots_dir) / p.name)
+    copy_legacy_adapter(cfg, adapter_dir)
+    plots = write_plots(cfg, run_dir, metrics_path)
     log.info("trained %d steps in %.1f s; adapter in %s", cfg.train.max_steps, seconds, adapter_dir)
     return TrainResult(adapter_dir=adapter_dir, metrics_path=metrics_path, metrics=metrics,
                        steps=cfg.train.max_steps, seconds=round(seconds, 2), plots=plots, model=model)

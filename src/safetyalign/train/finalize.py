@@ -86,6 +86,12 @@ def write_adapter(cfg: Any, run_dir: Path, model: Any, tokenizer: Any, summary: 
         "config.yaml": dump_config(cfg),
         "training_summary.json": json.dumps(summary, indent=2, default=str) + "\n"}, state_dict=state_dict)
     log.info("adapter saved to %s", adapter_dir)
+    copy_legacy_adapter(cfg, adapter_dir)
+    return adapter_dir
+
+
+def copy_legacy_adapter(cfg: Any, adapter_dir: Path) -> None:
+    """Copy the adapter to ``train.output_dir``; a failure (read-only folder) is a warning, not a lost run."""
     legacy = Path(cfg.train.output_dir)
     if legacy.resolve() != adapter_dir.resolve():
         try:
@@ -93,7 +99,6 @@ def write_adapter(cfg: Any, run_dir: Path, model: Any, tokenizer: Any, summary: 
             log.info("adapter copied to %s", legacy)
         except OSError as exc:  # the legacy copy is a convenience: the run folder keeps the adapter and plots
             log.warning("adapter not copied to %s: %s", legacy, exc)
-    return adapter_dir
 
 
 def write_plots(cfg: Any, run_dir: Path, metrics_path: Path) -> list[Path]:
