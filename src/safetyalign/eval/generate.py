@@ -5,6 +5,9 @@ rendered with :func:`safetyalign.chat.render_prompt` (same system prompt as trai
 carry little padding, and decoded greedily unless ``gen.do_sample``. ``adapter_disabled(model)`` runs a PEFT
 model as its base model, so base and tuned are evaluated from one copy of the weights; ``adapter_merged(model)``
 folds the LoRA weights in while the tuned model generates (one matmul per projection instead of three).
+On a CUDA model (``eval.generation.engine: auto``, the default) the prompts go through the project's generation
+engine instead (:mod:`safetyalign.generation`: continuous batching, static KV cache, CUDA-graph decode); the CPU
+keeps HF ``generate``.
 """
 
 from __future__ import annotations
