@@ -120,6 +120,9 @@ class GenerationEngine:
         n = len(requests)
         need = max(len(r.prompt) + r.max_new_tokens for r in requests)
         max_len = -(-need // self.span_bucket) * self.span_bucket
+        if self.w.window and need > self.w.window:
+            raise ValueError(f"generation engine: prompt + answer of {need} tokens exceeds the model's sliding "
+                             f"window of {self.w.window} (not implemented); use eval.generation.engine: hf")
         slots = min(self.max_slots or self._auto_slots(max_len), n)
         if self.cache is None or self.cache.slots < slots or self.cache.max_len < max_len:
             self.graphs.clear()

@@ -34,6 +34,7 @@ class DecoderWeights:
     dtype: torch.dtype
     device: torch.device
     vocab_size: int
+    window: int | None = None  # sliding-window attention span, if the model uses one
 
 
 def causal_lm(model: torch.nn.Module) -> torch.nn.Module:
@@ -118,7 +119,8 @@ def read_weights(model: torch.nn.Module, lora: str = "auto", use_adapter: bool =
                 d["q_norm"], d["k_norm"] = layer.self_attn.q_norm.weight, layer.self_attn.k_norm.weight
             layers.append(d)
     emb = inner.embed_tokens.weight
+    window = getattr(cfg, "sliding_window", None) if getattr(cfg, "use_sliding_window", True) else None
     return DecoderWeights(nh, cfg.num_key_value_heads, hd, float(cfg.rms_norm_eps), emb, inner.norm.weight,
                           causal.lm_head.weight, inner.rotary_emb, layers, qk_norm,
                           {"base": "none", "merge": "merged", "unmerged": "unmerged"}[mode], emb.dtype, emb.device,
-                          causal.lm_head.weight.shape[0])
+                          causal.lm_head.weight.shape[0], window)
