@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from safetyalign.configlib import opt
+from safetyalign.configlib import check_range, opt
 
 
 @dataclass
@@ -23,6 +23,13 @@ class GenerationConfig:
         "models, HF generate otherwise, e.g. on the CPU), fast (always the engine), hf (always HF generate). "
         "batch_size applies to HF generate only; the engine sizes its batch from free GPU memory."))
 
+    def validate(self) -> None:
+        """At least one new token and one prompt per batch; temperature > 0, top_p in (0, 1]."""
+        for name in ("max_new_tokens", "batch_size"):
+            check_range(self, "eval.generation", name, lo=1)
+        check_range(self, "eval.generation", "temperature", lo=0.0, lo_open=True)
+        check_range(self, "eval.generation", "top_p", lo=0.0, hi=1.0, lo_open=True)
+
 
 @dataclass
 class EvalConfig:
@@ -39,3 +46,7 @@ class EvalConfig:
     strongreject: bool = opt(False, help="LLM judges also give the StrongREJECT score (1-refused)*(conv+spec-2)/8.")
     generation: GenerationConfig = opt(factory=GenerationConfig, help="Decoding settings.")
     output: str = opt("output/evaluation_results.json", help="Legacy path the results are also copied to.")
+
+    def validate(self) -> None:
+        """max_per_suite, when set, keeps at least one prompt."""
+        check_range(self, "eval", "max_per_suite", lo=1)
