@@ -52,13 +52,16 @@ def run_and_kill(args: list[str], marker: Path, seed: int, window: float) -> int
     return child.wait(timeout=120)
 
 
-def assert_readable(folder: Path) -> None:
+def assert_readable(folder: Path, killed: bool = False) -> None:
     """Every JSON/YAML file parses; every JSONL file is readable line by line except, for append-only streams, a
-    torn last line (which every reader of the project skips)."""
+    torn last line (which every reader of the project skips). Right after a kill (``killed``) the checkpoint being
+    written may be incomplete: ``--resume`` detects and removes it, so ``checkpoints/`` is checked after resuming."""
     import yaml
 
     for path in folder.rglob("*"):
         if not path.is_file() or path.name.startswith("."):
+            continue
+        if killed and "checkpoints" in path.relative_to(folder).parts:
             continue
         if path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +117,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(seed, tiny_model_di
     run_dir = tmp_path / "run"
     args = _train_args(tiny_model_dir, pairs_file, run_dir, tmp_path)
     run_and_kill(args, run_dir / "data" / "train.jsonl", seed, window=8.0)
-    assert_readable(run_dir)
+    assert_readable(run_dir, killed=True)
     started = (run_dir / "checkpoints").exists() or (run_dir / "metrics.jsonl").exists()
     if started:  # a plain rerun must not start a second run in the same folder
         again = run(args)
@@ -161,7 +164,7 @@ def reference_eval(tiny_model_dir, eval_suite, tmp_path_factory) -> dict:
     return _results(tmp / "run")
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_killed_evaluation_reruns_to_the_uninterrupted_result(seed, tiny_model_dir, eval_suite, reference_eval,
                                                               tmp_path):
     run_dir = tmp_path / "run"
@@ -181,8 +184,16 @@ def _data_args(data: Path, run_dir: Path, tmp: Path) -> list[str]:
             str(tmp / "plots")]
 
 
+@pytest.fixture(scope="module")
+def reference_data(pairs_file, tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("fi_data_ref")
+    assert run(_data_args(pairs_file, tmp / "run", tmp)).returncode == 0
+    return tmp / "run"
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_killed_data_and_report_leave_readable_files_and_rerun_identically(seed, pairs_file, tmp_path):
+def test_killed_data_and_report_leave_readable_files_and_rerun_identically(seed, pairs_file, reference_data,
+                                                                           tmp_path):
     from test_report_fixtures import make_fake_run
 
     run_dir = tmp_path / "run"
@@ -190,8 +201,7 @@ def test_killed_data_and_report_leave_readable_files_and_rerun_identically(seed,
     run_and_kill(args, run_dir / "config.yaml", seed, window=3.0)
     assert_readable(run_dir)
     assert run(args).returncode == 0
-    ref = tmp_path / "ref"
-    assert run(_data_args(pairs_file, ref, tmp_path)).returncode == 0
+    ref = reference_data
     for name in ("train.jsonl", "eval.jsonl", "data_summary.json"):
         assert (run_dir / "data" / name).read_bytes() == (ref / "data" / name).read_bytes(), name
     report_run = make_fake_run(tmp_path / "report_run", real_plots=True)
