@@ -9,14 +9,15 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = "safetyalign"
 # Layer of a module: the longest matching prefix wins. 3 = entry points, 2 = pipeline stages, 1 = training
-# engines, 0 = core (config, io, models, chat templates, the training core every engine writes through).
+# engines and the generation engine, 0 = core (config, io, models, chat templates, the training core every
+# engine writes through).
 LAYERS = {
     "safetyalign.cli": 3, "safetyalign.__main__": 3, "safetyalign.config_cli": 3, "safetyalign.quickstart": 3,
     "safetyalign.doctor": 3, "safetyalign.train.cli": 3, "safetyalign.train.launch": 3, "safetyalign.train.export": 3,
     "safetyalign.data.cli": 3, "safetyalign.eval.cli": 3, "safetyalign.eval.compare_cli": 3,
     "safetyalign.eval.judge_cli": 3, "safetyalign.report.cli": 3,
     "safetyalign.data": 2, "safetyalign.eval": 2, "safetyalign.report": 2, "safetyalign.train": 2,
-    "safetyalign.engines": 1, "safetyalign.fastdpo": 1, "safetyalign.prefix_cache": 1,
+    "safetyalign.engines": 1, "safetyalign.fastdpo": 1, "safetyalign.prefix_cache": 1, "safetyalign.generation": 1,
     **{f"safetyalign.train.{m}": 0 for m in ("core", "checkpoints", "artifacts", "config", "distributed",
                                               "dpo_args", "finalize", "metrics", "pairs", "plots")},
     "safetyalign.data.config": 0, "safetyalign.data.formatting": 0,
