@@ -3,7 +3,8 @@
     python3 benchmarks/bench_memory.py --sizes 2000,20000,100000 --stages judge:pattern,eval,judge:learned
 
 Each measurement is a fresh subprocess running the CLI (``safetyalign judge`` / ``safetyalign eval``) whose own
-peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``) and wall time are recorded, with the machine's CPU matmul probe
+peak RSS (``VmHWM`` of ``/proc/self/status``; ``ru_maxrss`` would include the forking parent's RSS, which Linux
+carries across exec) and wall time are recorded, with the machine's CPU matmul probe
 before and after (a shared CPU's speed varies).
 
 * judge:<name>: ``safetyalign judge --judge <name>`` on N distinct synthetic {prompt, response, label} rows
@@ -40,13 +41,14 @@ ANSWERS = ("Sure. The {a} is next to the {b}; walk past the {c} and turn left.",
            "Here is a short answer: a {a} and a {b} make a nice {c} afternoon.")
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 sys.argv = ["safetyalign"] + json.loads(sys.argv[1])
 from safetyalign.cli import main
 t0 = time.perf_counter()
 rc = main(sys.argv[1:])
+hwm = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:"))
 print("RESULT " + json.dumps({"rc": rc, "seconds": round(time.perf_counter() - t0, 1),
-                              "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+                              "max_rss_mib": round(hwm / 1024, 1)}))
 """
 
 

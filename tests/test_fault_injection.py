@@ -95,7 +95,7 @@ def _train_args(model: Path, data: Path, run_dir: Path, tmp: Path, *extra: str) 
             "model.max_prompt_length=32", "lora.r=4", "lora.lora_alpha=8", "train.learning_rate=2e-2",
             "train.warmup_steps=0", "train.lr_scheduler_type=constant", "train.per_device_train_batch_size=2",
             "train.gradient_accumulation_steps=1", "train.disable_tqdm=true", "train.report_to=[]",
-            "train.max_steps=6", "train.save_steps=1", "train.save_total_limit=10", "train.backend=trl",
+            "train.max_steps=4", "train.save_steps=1", "train.save_total_limit=10", "train.backend=trl",
             "train.num_threads=1",
             f"data.sources=[{{kind: preference, path: '{data}'}}]", "data.eval_fraction=0",
             f"train.output_dir={tmp / 'legacy_adapter'}", f"run.plots_dir={tmp / 'legacy_plots'}",
@@ -104,7 +104,7 @@ def _train_args(model: Path, data: Path, run_dir: Path, tmp: Path, *extra: str) 
 
 @pytest.fixture(scope="module")
 def reference_training(tiny_model_dir, pairs_file, tmp_path_factory) -> Path:
-    """One uninterrupted 6-step run."""
+    """One uninterrupted 4-step run."""
     tmp = tmp_path_factory.mktemp("fi_ref")
     proc = run(_train_args(tiny_model_dir, pairs_file, tmp / "run", tmp))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -116,10 +116,10 @@ def test_killed_training_resumes_to_the_uninterrupted_result(seed, tiny_model_di
                                                              tmp_path):
     run_dir = tmp_path / "run"
     args = _train_args(tiny_model_dir, pairs_file, run_dir, tmp_path)
-    run_and_kill(args, run_dir / "data" / "train.jsonl", seed, window=8.0)
+    run_and_kill(args, run_dir / "data" / "train.jsonl", seed, window=6.0)
     assert_readable(run_dir, killed=True)
     started = (run_dir / "checkpoints").exists() or (run_dir / "metrics.jsonl").exists()
-    if started:  # a plain rerun must not start a second run in the same folder
+    if started and seed == 0:  # a plain rerun must not start a second run in the same folder
         again = run(args)
         assert again.returncode == 2 and "--resume" in again.stderr.strip().splitlines()[-1]
     proc = run([*args, "--resume"] if started else args)
@@ -131,7 +131,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(seed, tiny_model_di
         (ref / "adapter/adapter_model.safetensors").read_bytes()
     steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()
              if '"train/loss"' in x]
-    assert steps == list(range(1, 7))  # no duplicated or missing step: one run, not two
+    assert steps == list(range(1, 5))  # no duplicated or missing step: one run, not two
 
 
 def _eval_args(model: Path, suite: Path, run_dir: Path, tmp: Path) -> list[str]:
@@ -151,7 +151,7 @@ def _results(run_dir: Path) -> dict:
 def eval_suite(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fi_suite") / "suite.jsonl"
     path.write_text("".join(json.dumps({"id": f"s{i}", "prompt": f"Describe garden number {i} in one line.",
-                                        "expected": "comply" if i % 2 else "refuse"}) + "\n" for i in range(240)),
+                                        "expected": "comply" if i % 2 else "refuse"}) + "\n" for i in range(96)),
                     encoding="utf-8")
     return path
 
@@ -169,7 +169,7 @@ def test_killed_evaluation_reruns_to_the_uninterrupted_result(seed, tiny_model_d
                                                               tmp_path):
     run_dir = tmp_path / "run"
     args = _eval_args(tiny_model_dir, eval_suite, run_dir, tmp_path)
-    run_and_kill(args, run_dir / "config.yaml", seed, window=10.0)
+    run_and_kill(args, run_dir / "config.yaml", seed, window=5.0)
     assert_readable(run_dir)
     proc = run(args)
     assert proc.returncode == 0, proc.stderr[-2000:]
