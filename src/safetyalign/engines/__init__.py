@@ -34,7 +34,7 @@ def select_engine(cfg: ExperimentConfig) -> Engine:
         return get_engine(cfg.train.backend)
     passed = []
     for engine in sorted((e for e in ENGINES.values() if e.auto_rank is not None), key=lambda e: e.auto_rank):
-        reason = engine.supports(cfg) or getattr(engine, "auto_reason", lambda c: None)(cfg)
+        reason = engine.supports(cfg) or engine.auto_reason(cfg)
         if reason is None:
             log.info("train.backend=auto: %s%s", engine.name,
                      f" (passed over: {'; '.join(passed)})" if passed else " (the fastest engine)")

@@ -72,6 +72,11 @@ class Engine(ABC):
         """What outside the config stops this engine (no GPU, package missing, model architecture); None = ok."""
         return None
 
+    def auto_reason(self, cfg: ExperimentConfig) -> str | None:
+        """Why ``train.backend=auto`` should pass this engine over although it supports ``cfg`` (None = it may
+        pick it): e.g. the fast path on a machine without CUDA."""
+        return None
+
     def supports(self, cfg: ExperimentConfig) -> str | None:
         """None when this engine can train ``cfg`` exactly as configured, else why not (one line)."""
         return self.refusal(cfg) or self.environment(cfg)
