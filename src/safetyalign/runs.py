@@ -126,7 +126,8 @@ def cpu_matmul_gflops(size: int = 1024, seconds: float = 0.3) -> float:
     while n < 2 or time.perf_counter() - start < seconds:
         a @ b
         n += 1
-    return round(2 * size**3 * n / (time.perf_counter() - start) / 1e9, 1)
+    gflops = 2 * size**3 * n / (time.perf_counter() - start) / 1e9
+    return float(f"{gflops:.3g}")  # 3 significant digits: a loaded machine can read well below 0.1
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -145,7 +146,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 TRAINING_OUTPUTS = ("checkpoints", "metrics.jsonl", "adapter")
 RESUME_MAY_CHANGE = ("train.max_steps", "train.save_steps", "train.save_total_limit", "train.logging_steps",
                      "train.eval_steps", "train.disable_tqdm", "train.report_to", "train.num_threads",
-                     "train.output_dir", "model.device", "run.", "eval.")
+                     "train.output_dir", "model.device", "run.", "eval.",
+                     "train.use_reference_model")  # a frozen copy of the same weights: same reference log-probs
 
 
 def has_training(run_dir: Path) -> bool:
