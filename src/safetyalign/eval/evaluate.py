@@ -138,6 +138,34 @@ def _suites_info(prompts: list[SuitePrompt]) -> dict[str, dict[str, Any]]:
     return suites
 
 
+def _leave_source_out(cfg: Any, run_dir: Path, prompts: list[SuitePrompt]) -> dict[str, Any]:
+    """Label every prompt unseen / in_distribution from the run's training sources, and flag held-out categories."""
+    from safetyalign.eval.provenance import label_suites, training_sources
+
+    trained = training_sources(cfg, run_dir)
+    suites = label_suites(prompts, trained, cfg.eval.require_unseen)
+    held = set(getattr(cfg.data, "holdout_categories", []) or [])
+    for p in prompts:
+        p.category_heldout = p.expected == "refuse" and p.harm in held
+    unseen = sorted(s for s, v in suites.items() if v["split"] == "unseen")
+    log.info("leave-source-out: %d unseen suites (%s); in-distribution: %s", len(unseen), ", ".join(unseen),
+             ", ".join(sorted(set(suites) - set(unseen))) or "none")
+    return {"training_sources": trained, "suites": suites, "holdout_categories": sorted(held)}
+
+
+def _capability(cfg: Any, run_dir: Path, model: Any, tokenizer: Any, has_adapter: bool) -> dict[str, Any]:
+    from safetyalign.data.split import normalize_prompt
+    from safetyalign.eval.capability import capability
+    from safetyalign.io import iter_jsonl
+
+    if not cfg.eval.capability.sources:
+        return {}
+    train = Path(run_dir) / "data" / "train.jsonl"
+    exclude = {normalize_prompt(r["prompt"]) for _, r in iter_jsonl(train) if isinstance(r.get("prompt"), str)} \
+        if train.is_file() else set()
+    return capability(model, tokenizer, cfg, exclude, has_adapter)
+
+
 def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, adapter_dir: Path | None = None,
              base_only: bool = False) -> dict[str, Any]:
     """Generate, judge and score; returns the evaluation_results dict (also written to disk).
@@ -151,6 +179,7 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
     out_dir = Path(run_dir) / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
     prompts = load_suites(cfg.eval.suites, cfg.eval.max_per_suite, cfg.eval.seed)
+    lso = _leave_source_out(cfg, run_dir, prompts)
     log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
     model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
     has_adapter = hasattr(model, "peft_config") and not base_only
@@ -166,16 +195,23 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
         with timings.stage(f"eval_{key}"):
             per_model[key], gen_stats[key] = _eval_model(key, info, model, tokenizer, prompts, cfg, judges, primary,
                                                          out_dir)
+    with timings.stage("eval_capability"):
+        cap = _capability(cfg, run_dir, model, tokenizer, has_adapter)
     records = [{**p.to_dict(), **{k: per_model[k][i] for k in per_model}} for i, p in enumerate(prompts)]
+    summary = {k: summarize((p.to_dict(), per_model[k][i]) for i, p in enumerate(prompts)) for k in per_model}
+    for k in summary:
+        if k in cap:
+            summary[k]["capability/mean_loglik"] = cap[k]
+    if "delta" in cap:
+        summary["tuned"]["capability/delta_loglik"] = cap["delta"]
     results = {
         "schema_version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "models": models,
         "judge": {"primary": primary, "all": [j.name for j in judges],
                   "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]}},
         "generation": {**vars(cfg.eval.generation), "system_prompt": cfg.model.system_prompt},
-        "generation_stats": gen_stats, "suites": _suites_info(prompts),
-        "summary": {k: summarize((p.to_dict(), per_model[k][i]) for i, p in enumerate(prompts)) for k in per_model},
-        "records": records,
+        "generation_stats": gen_stats, "suites": _suites_info(prompts), "leave_source_out": lso,
+        "summary": summary, "capability": cap, "records": records,
     }
     write_json(out_dir / "evaluation_results.json", results)
     if cfg.eval.output:

@@ -59,15 +59,36 @@ def _metrics_for(items: list[tuple[dict[str, Any], dict[str, Any]]], suffix: str
     return out
 
 
-def summarize(items: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Metrics from ``(prompt_record, outcome)`` pairs; the record has expected/lang/category, the outcome
-    refused/harmful/verdict. Adds ``/lang=<l>`` and ``/category=<c>`` breakdowns."""
-    items = list(items)
+def _breakdowns(items: list[tuple[dict[str, Any], dict[str, Any]]], dims: tuple[str, ...]) -> dict[str, Any]:
     out = _metrics_for(items, "")
-    for dim in ("lang", "category"):
-        for value in sorted({str(p.get(dim)) for p, _ in items}):
+    for dim in dims:
+        for value in sorted({str(p.get(dim)) for p, _ in items if p.get(dim)}):
             sub = [(p, o) for p, o in items if str(p.get(dim)) == value]
             out.update(_metrics_for(sub, f"/{dim}={value}"))
+            if dim == "harm":
+                for lang in sorted({str(p.get("lang")) for p, _ in sub}):
+                    out.update(_metrics_for([(p, o) for p, o in sub if str(p.get("lang")) == lang],
+                                            f"/harm={value}/lang={lang}"))
+    return out
+
+
+def summarize(items: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Metrics from ``(prompt_record, outcome)`` pairs; the record has expected/lang/category (and, from the
+    leave-source-out evaluation, source/harm/split), the outcome refused/harmful/verdict.
+
+    Keys: ``harmful/refusal_rate`` etc. over everything, with ``/lang=<l>``, ``/category=<source label>``,
+    ``/harm=<taxonomy key>[/lang=<l>]`` and ``/suite=<s>`` breakdowns; the same metrics under ``unseen/`` (suites
+    whose source contributed no training prompt: the headline) and ``in_distribution/`` with lang and harm
+    breakdowns, and under ``heldout_category/`` for prompts of harm categories held out of training."""
+    items = list(items)
+    out = _breakdowns(items, ("lang", "category", "harm", "suite"))
+    for split in ("unseen", "in_distribution"):
+        sub = [(p, o) for p, o in items if p.get("split") == split]
+        if sub:
+            out.update({f"{split}/{k}": v for k, v in _breakdowns(sub, ("lang", "harm")).items()})
+    held = [(p, o) for p, o in items if p.get("category_heldout")]
+    if held:
+        out.update({f"heldout_category/{k}": v for k, v in _breakdowns(held, ("lang", "harm")).items()})
     return out
 
 
