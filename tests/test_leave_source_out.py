@@ -158,3 +158,30 @@ def test_quickstart_headline_suites_are_unseen():
         {s for s, v in splits.items() if v == "in_distribution"}
     langs = {SHARED[s].lang for s in unseen}
     assert langs == {"en", "zh"}
+
+
+def test_report_section_puts_unseen_first_and_colours_over_refusal_as_bad(tmp_path):
+    from safetyalign.report.doc import to_markdown
+    from safetyalign.report.sections_lso import leave_source_out_section
+
+    def m(k, n):
+        return {"value": k / n, "ci95": [0.0, 1.0], "k": k, "n": n}
+
+    summary = {"base": {"unseen/harmful/refusal_rate/lang=en": m(1, 10), "unseen/benign/over_refusal_rate/lang=en":
+                        m(0, 10), "unseen/harmful/refusal_rate/harm=misinformation/lang=en": m(0, 2)},
+               "tuned": {"unseen/harmful/refusal_rate/lang=en": m(8, 10), "unseen/benign/over_refusal_rate/lang=en":
+                         m(3, 10), "unseen/harmful/refusal_rate/harm=misinformation/lang=en": m(1, 2)}}
+    results = {"summary": summary, "leave_source_out": {"training_sources": {"advbench": 5},
+                                                        "suites": {"sst": {"source": "simplesafetytests",
+                                                                           "split": "unseen"}}},
+               "capability": {"pairs": 3, "base": {"value": -1.0, "ci95": [-1.1, -0.9], "n": 3},
+                              "tuned": {"value": -1.1, "ci95": [-1.2, -1.0], "n": 3},
+                              "delta": {"value": -0.1, "ci95": [-0.2, 0.0], "n": 3}}}
+    run = SimpleNamespace(results=results, summary=lambda: summary)
+    sec = leave_source_out_section(run)
+    md = to_markdown("t", [sec], tmp_path)
+    assert md.index("Harmful refused · en · unseen") < md.index("misinformation · en")
+    assert "advbench (5)" in md and "simplesafetytests" in md and "-0.1000" in md
+    from safetyalign.report.sections_eval import delta_cell
+
+    assert "bad" in delta_cell("unseen/benign/over_refusal_rate/lang=en", m(0, 10), m(3, 10)).cls
