@@ -104,6 +104,8 @@ def read_run(run_dir: Path, judge: str | None = None) -> dict:
                     key = f"{split}{group}/{metric}{lang}"
                     if key in summary:
                         out[f"{model}:{key}"] = [summary[key]["k"], summary[key]["n"]]
+        for key in (k for k in summary if k.startswith("unseen/harmful/refusal_rate/harm=") and "/lang=" in k):
+            out[f"{model}:{key}"] = [summary[key]["k"], summary[key]["n"]]  # per harm category, per language
     results = run_dir / "eval" / "evaluation_results.json"
     if results.is_file():
         delta = (read_json(results).get("capability") or {}).get("delta")

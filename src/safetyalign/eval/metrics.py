@@ -78,14 +78,14 @@ def summarize(items: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> dict[st
 
     Keys: ``harmful/refusal_rate`` etc. over everything, with ``/lang=<l>``, ``/category=<source label>``,
     ``/harm=<taxonomy key>[/lang=<l>]`` and ``/suite=<s>`` breakdowns; the same metrics under ``unseen/`` (suites
-    whose source contributed no training prompt: the headline) and ``in_distribution/`` with lang and harm
-    breakdowns, and under ``heldout_category/`` for prompts of harm categories held out of training."""
+    whose source contributed no training prompt: the headline) and ``in_distribution/`` with lang, harm and
+    request-style breakdowns, and under ``heldout_category/`` for prompts of harm categories held out of training."""
     items = list(items)
     out = _breakdowns(items, ("lang", "category", "harm", "suite"))
     for split in ("unseen", "in_distribution"):
         sub = [(p, o) for p, o in items if p.get("split") == split]
         if sub:
-            out.update({f"{split}/{k}": v for k, v in _breakdowns(sub, ("lang", "harm")).items()})
+            out.update({f"{split}/{k}": v for k, v in _breakdowns(sub, ("lang", "harm", "style")).items()})
     held = [(p, o) for p, o in items if p.get("category_heldout")]
     if held:
         out.update({f"heldout_category/{k}": v for k, v in _breakdowns(held, ("lang", "harm")).items()})

@@ -37,6 +37,7 @@ class SuitePrompt:
     harm: str = ""  # harm taxonomy key (eval/taxonomy.py); for a benign prompt, the topic it resembles
     split: str = ""  # unseen | in_distribution, set by the evaluation from the run's training sources
     category_heldout: bool = False  # its harm category was held out of training (data.holdout_categories)
+    style: str = ""  # request style (eval/taxonomy.request_style): imperative, question, roleplay, ...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -214,10 +215,11 @@ def load_suite(spec: str, max_prompts: int | None = None, seed: int = 0) -> list
             p.suite = spec
     if not prompts:
         raise DataError(f"suite '{spec}' has no usable prompts")
-    from safetyalign.eval.taxonomy import harm_category
+    from safetyalign.eval.taxonomy import harm_category, request_style
 
     for p in prompts:
         p.harm = harm_category(p.source, p.category, p.prompt)  # for benign prompts: the topic it looks like
+        p.style = request_style(p.prompt)
     if max_prompts is not None and len(prompts) > max_prompts:
         keep = sorted(random.Random(f"{seed}:{spec}").sample(range(len(prompts)), max_prompts))
         prompts = [prompts[i] for i in keep]

@@ -185,3 +185,24 @@ def harm_category(source: str, source_category: str | None, prompt: str) -> str:
     table = SOURCE_MAPS.get(source, {})
     mapped = table.get(source_category) if source_category else None
     return mapped if mapped is not None else classify_text(prompt)
+
+
+_ROLEPLAY = re.compile(r"pretend|role-?play|you are now|act as|imagine you|in (a|my|the) (story|novel|game)|fiction"
+                       r"|character|persona|\bdan\b|扮演|假设你是|小说|故事|角色")
+_SCHOOL = re.compile(r"school|class|homework|research paper|assignment|essay for|thesis|学校|作业|论文|课堂|课题")
+_QUESTION = re.compile(r"[?？]\s*$|^(how|what|why|where|when|who|which|can|could|should|would|is|are|do|does)\b"
+                       r"|^(怎么|如何|为什么|哪里|什么|能不能|可以)")
+_SENTENCE_END = re.compile(r"[.!?。！？]")
+
+
+def request_style(prompt: str) -> str:
+    """The request style of a prompt (one of :data:`STYLES`): role-play/fiction framing, a school/research excuse,
+    multi-sentence context (three or more sentences), a question, else imperative. First match in that order."""
+    low = prompt.strip().lower()
+    if _ROLEPLAY.search(low):
+        return "roleplay"
+    if _SCHOOL.search(low):
+        return "school_project"
+    if len(_SENTENCE_END.findall(low.rstrip(".!?。！？"))) >= 2:
+        return "context"
+    return "question" if _QUESTION.search(low) else "imperative"

@@ -55,6 +55,12 @@ def leave_source_out_section(run: RunData) -> Section:
     if crows:
         sec.blocks.append(Table(_headers("Harm category · language (unseen sources)", summary), crows,
                                 caption="Harmful refused, by harm category"))
+    styles = sorted({k.split("/style=")[1] for m in summary.values() for k in m
+                     if k.startswith("unseen/harmful/refusal_rate/style=")})
+    srows_ = _rate_rows(summary, [(f"unseen/harmful/refusal_rate/style={st}", st) for st in styles])
+    if srows_:
+        sec.blocks.append(Table(_headers("Request style (unseen sources)", summary), srows_,
+                                caption="Harmful refused, by request style"))
     cap = results.get("capability") or {}
     if cap:
         heads = ["Capability", "base"] + (["tuned", "Δ tuned − base (paired)"] if "tuned" in cap else [])
