@@ -48,5 +48,5 @@ class EvalConfig:
     require_unseen: bool = opt(False, help="Refuse (one-line error) any suite whose source contributed training "
                                "prompts; by default such suites are evaluated and labelled in_distribution, and the "
                                "unseen/ metrics count only suites from sources the model never trained on.")
-    capability: CapabilityConfig = opt(factory=lambda: CapabilityConfig(), help="Capability retention: mean "
+    capability: CapabilityConfig = opt(factory=CapabilityConfig, help="Capability retention: mean "
                                        "log-likelihood of reference answers to held-out instructions, base vs tuned.")
