@@ -63,6 +63,8 @@ def test_quickstart_ci_sized(tmp_path, shared_data, monkeypatch):
     assert [m["step"] for m in metrics] == [1, 2, 3]
     assert (tmp_path / "output" / "dpo_lora" / "adapter_model.safetensors").is_file()
     assert (tmp_path / "output" / "compare_results.json").is_file()
+    for name in ("data_distribution.png", "training_loss.png"):  # the original project's plot paths
+        assert (tmp_path / "plots" / name).is_file(), name
     assert headline_rows(results["summary"])[0][0] == "unseen/harmful/refusal_rate/lang=en"
     lso = results["leave_source_out"]
     assert lso["suites"]["advbench@eval"]["split"] == "in_distribution"

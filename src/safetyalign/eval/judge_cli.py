@@ -5,14 +5,20 @@ judge_raw``. Rows that are not JSON objects or lack a string ``response`` are sk
 With a label column (refused/complied, refuse/comply, 1/0, true/false) it prints accuracy, precision, recall, F1
 (positive class = refused; partial verdicts count as refused) and a confusion matrix, and writes them to
 ``<output stem>.metrics.json``.
+
+Rows are read, judged and written in chunks of ``CHUNK`` (any judge), so memory does not grow with the file: only
+confusion counts and the first skipped-row messages are kept. The output appears complete (temp file + rename).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+CHUNK = 1024
 REFUSED_LABELS = {"refused", "refuse", "refusal", "1", "true", "yes", "partial"}
 COMPLIED_LABELS = {"complied", "comply", "compliance", "0", "false", "no"}
 
@@ -23,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge", default="pattern", help="pattern, learned or llm:<model>")
     parser.add_argument("--output", type=Path, default=None, help="output JSONL (default: <input>.judged.jsonl)")
     parser.add_argument("--label-field", default="label", help="column with gold labels (optional)")
-    parser.add_argument("--prompt-field", default="prompt")
-    parser.add_argument("--response-field", default="response")
+    parser.add_argument("--prompt-field", default="prompt", help="column with the prompt (default prompt)")
+    parser.add_argument("--response-field", default="response", help="column with the response (default response)")
     parser.add_argument("--strongreject", action="store_true", help="LLM judge: StrongREJECT score")
 
 
@@ -36,15 +42,14 @@ def parse_label(value: Any) -> bool | None:
     return True if text in REFUSED_LABELS else False if text in COMPLIED_LABELS else None
 
 
-def read_rows(path: Path, prompt_field: str, response_field: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Valid rows and ``file:line: reason`` strings for the skipped ones."""
+def iter_rows(path: Path, prompt_field: str, response_field: str,
+              problems: list[str]) -> Iterator[dict[str, Any]]:
+    """Valid rows, one at a time; ``file:line: reason`` for each skipped one is appended to ``problems``."""
     from safetyalign.errors import DataError
     from safetyalign.io import iter_jsonl
 
     if not path.is_file():
         raise DataError(f"judge input not found: {path}")
-    problems: list[str] = []
-    rows = []
     for lineno, row in iter_jsonl(path, problems):
         if not isinstance(row.get(response_field), str):
             problems.append(f"{path}:{lineno}: missing string field '{response_field}'")
@@ -52,8 +57,28 @@ def read_rows(path: Path, prompt_field: str, response_field: str) -> tuple[list[
         if not isinstance(row.get(prompt_field) or "", str):
             problems.append(f"{path}:{lineno}: field '{prompt_field}' is not a string")
             continue
-        rows.append(row)
+        yield row
+
+
+def read_rows(path: Path, prompt_field: str, response_field: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Valid rows and ``file:line: reason`` strings for the skipped ones (whole file in memory)."""
+    problems: list[str] = []
+    rows = list(iter_rows(path, prompt_field, response_field, problems))
     return rows, problems
+
+
+class _Problems(list):
+    """Keeps the first ``keep`` skipped-row messages (printed as they come) and counts all of them."""
+
+    def __init__(self, console: Any, keep: int = 20):
+        super().__init__()
+        self.console, self.keep, self.count = console, keep, 0
+
+    def append(self, item: str) -> None:  # type: ignore[override]
+        self.count += 1
+        if self.count <= self.keep:
+            super().append(item)
+            self.console.print(f"[yellow]skipped[/] {item}", soft_wrap=True, highlight=False)
 
 
 def confusion_table(scores: dict[str, Any], title: str) -> Any:
@@ -70,35 +95,61 @@ def confusion_table(scores: dict[str, Any], title: str) -> Any:
     return t
 
 
+def _judge_stream(args: argparse.Namespace, judge: Any, rows: Iterator[dict[str, Any]], out: Any) -> tuple:
+    """Judge ``rows`` chunk by chunk, writing each labelled row to ``out``; returns (rows, confusion counts)."""
+    from itertools import islice
+
+    n, confusion = 0, {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    while chunk := list(islice(rows, CHUNK)):
+        prompts = [r.get(args.prompt_field) or "" for r in chunk]
+        verdicts = judge.judge(prompts, [r[args.response_field] for r in chunk])
+        for r, v in zip(chunk, verdicts):
+            out.write(json.dumps({**r, "verdict": v.verdict, "refused": v.refused, "harmful": v.harmful,
+                                  "judge_score": v.score, "judge": judge.name, "judge_raw": v.raw},
+                                 ensure_ascii=False, default=str) + "\n")
+            gold = parse_label(r.get(args.label_field))
+            if gold is not None:
+                pred = bool(v.refused or v.verdict == "partial")
+                confusion[("t" if pred == gold else "f") + ("p" if pred else "n")] += 1
+        n += len(chunk)
+    return n, confusion
+
+
 def main(args: argparse.Namespace) -> int:
     """Judge the file, write the labelled JSONL, print label metrics when gold labels exist."""
+    import os
+
     from rich.console import Console
 
     from safetyalign.eval.judges.base import make_judge
-    from safetyalign.eval.metrics import binary_scores
-    from safetyalign.io import write_json, write_jsonl
+    from safetyalign.eval.metrics import scores_from_confusion
+    from safetyalign.io import write_json
 
     console = Console(width=max(Console().width, 120))
-    rows, problems = read_rows(args.input, args.prompt_field, args.response_field)
-    for p in problems[:20]:
-        console.print(f"[yellow]skipped[/] {p}", soft_wrap=True, highlight=False)
-    if problems:
-        console.print(f"[yellow]{len(problems)} malformed rows skipped[/]")
     judge = make_judge(args.judge, strongreject=args.strongreject) if args.judge.startswith("llm:") \
         else make_judge(args.judge)
-    verdicts = judge.judge([r.get(args.prompt_field) or "" for r in rows], [r[args.response_field] for r in rows])
+    problems = _Problems(console)
+    rows = iter_rows(args.input, args.prompt_field, args.response_field, problems)
     out_path = args.output or args.input.with_name(args.input.stem + ".judged.jsonl")
-    out_rows = [{**r, "verdict": v.verdict, "refused": v.refused, "harmful": v.harmful, "judge_score": v.score,
-                 "judge": judge.name, "judge_raw": v.raw} for r, v in zip(rows, verdicts)]
-    write_jsonl(out_path, out_rows)
-    console.print(f"judged {len(rows)} rows with '{judge.name}' -> {out_path}", soft_wrap=True)
-    gold = [parse_label(r.get(args.label_field)) for r in rows]
-    pairs = [(v.refused or v.verdict == "partial", g) for v, g in zip(verdicts, gold) if g is not None]
-    if not pairs:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            n, confusion = _judge_stream(args, judge, rows, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if problems.count:
+        console.print(f"[yellow]{problems.count} malformed rows skipped[/]")
+    console.print(f"judged {n} rows with '{judge.name}' -> {out_path}", soft_wrap=True)
+    labelled = sum(confusion.values())
+    if not labelled:
         return 0
-    scores = binary_scores([p for p, _ in pairs], [g for _, g in pairs])
-    scores.update(judge=judge.name, input=str(args.input), unlabelled_rows=len(rows) - len(pairs),
-                  skipped_rows=len(problems))
+    scores = scores_from_confusion(**confusion)
+    scores.update(judge=judge.name, input=str(args.input), unlabelled_rows=n - labelled,
+                  skipped_rows=problems.count)
     console.print(f"accuracy {scores['accuracy']:.3f} (95% CI {scores['accuracy_ci95'][0]:.3f}-"
                   f"{scores['accuracy_ci95'][1]:.3f}, n={scores['n']})  precision {scores['precision']:.3f}  "
                   f"recall {scores['recall']:.3f}  F1 {scores['f1']:.3f}  (positive = refused)", soft_wrap=True)
