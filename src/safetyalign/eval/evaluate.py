@@ -63,7 +63,7 @@ def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tup
 
 
 def _judges(cfg: Any) -> tuple[list[Judge], str]:
-    from safetyalign.eval.judges.base import make_judge
+    from safetyalign.eval.judges.registry import make_judge
 
     names = list(dict.fromkeys(cfg.eval.judges + [cfg.eval.primary_judge]))
     kwargs = {"strongreject": getattr(cfg.eval, "strongreject", False)}
