@@ -112,6 +112,34 @@ def _suites_info(prompts: list[SuitePrompt]) -> dict[str, dict[str, Any]]:
     return suites
 
 
+def _leave_source_out(cfg: Any, run_dir: Path, prompts: list[SuitePrompt]) -> dict[str, Any]:
+    """Label every prompt unseen / in_distribution from the run's training sources, and flag held-out categories."""
+    from safetyalign.eval.provenance import label_suites, training_sources
+
+    trained = training_sources(cfg, run_dir)
+    suites = label_suites(prompts, trained, cfg.eval.require_unseen)
+    held = set(getattr(cfg.data, "holdout_categories", []) or [])
+    for p in prompts:
+        p.category_heldout = p.expected == "refuse" and p.harm in held
+    unseen = sorted(s for s, v in suites.items() if v["split"] == "unseen")
+    log.info("leave-source-out: %d unseen suites (%s); in-distribution: %s", len(unseen), ", ".join(unseen),
+             ", ".join(sorted(set(suites) - set(unseen))) or "none")
+    return {"training_sources": trained, "suites": suites, "holdout_categories": sorted(held)}
+
+
+def _capability(cfg: Any, run_dir: Path, model: Any, tokenizer: Any, has_adapter: bool) -> dict[str, Any]:
+    from safetyalign.data.split import normalize_prompt
+    from safetyalign.eval.capability import capability
+    from safetyalign.io import iter_jsonl
+
+    if not cfg.eval.capability.sources:
+        return {}
+    train = Path(run_dir) / "data" / "train.jsonl"
+    exclude = {normalize_prompt(r["prompt"]) for _, r in iter_jsonl(train) if isinstance(r.get("prompt"), str)} \
+        if train.is_file() else set()
+    return capability(model, tokenizer, cfg, exclude, has_adapter)
+
+
 def _run_chunks(cfg: Any, model: Any, tokenizer: Any, prompts: list[SuitePrompt], models: dict[str, Any],
                 judges: list[Judge], primary: str, out: StreamedOutputs) -> dict[str, Any]:
     """Every chunk through every model; rows go to disk as they are made. Returns the generation stats."""
@@ -153,6 +181,7 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
 
         check_adapter_folder(adapter_dir)
     prompts = load_suites(cfg.eval.suites, cfg.eval.max_per_suite, cfg.eval.seed)
+    lso = _leave_source_out(cfg, run_dir, prompts)
     log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
     model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
     has_adapter = hasattr(model, "peft_config") and not base_only
@@ -164,14 +193,22 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
     out = StreamedOutputs(out_dir, list(models), keep_records, Timings(Path(run_dir) / "timings.json"))
     try:
         gen_stats = _run_chunks(cfg, model, tokenizer, prompts, models, judges, primary, out)
+        with out.timings.stage("eval_capability"):
+            cap = _capability(cfg, run_dir, model, tokenizer, has_adapter)
+        summary = {k: c.summary() for k, c in out.counters.items()}
+        for k in summary:
+            if k in cap:
+                summary[k]["capability/mean_loglik"] = cap[k]
+        if "delta" in cap:
+            summary["tuned"]["capability/delta_loglik"] = cap["delta"]
         head = {
             "schema_version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "models": models,
             "judge": {"primary": primary, "all": [j.name for j in judges],
                       "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]}},
             "generation": {**vars(cfg.eval.generation), "system_prompt": cfg.model.system_prompt},
-            "generation_stats": gen_stats, "suites": _suites_info(prompts),
-            "summary": {k: c.summary() for k, c in out.counters.items()},
+            "generation_stats": gen_stats, "suites": _suites_info(prompts), "leave_source_out": lso,
+            "summary": summary, "capability": cap,
         }
         out.finish(head, Path(cfg.eval.output) if cfg.eval.output else None)
     finally:

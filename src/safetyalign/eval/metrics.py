@@ -56,16 +56,41 @@ def _metrics_for(counts: list[int], suffix: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+# Breakdowns per namespace: "" = every prompt; unseen/ and in_distribution/ = the leave-source-out split (issue #20);
+# heldout_category/ = prompts of harm categories held out of training. "harm+lang" = per harm category and language.
+DIMS = {"": ("lang", "category", "harm", "harm+lang", "suite"), "unseen/": ("lang", "harm", "harm+lang", "style"),
+        "in_distribution/": ("lang", "harm", "harm+lang", "style"), "heldout_category/": ("lang", "harm", "harm+lang")}
+
+
+def _groups(prompt: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(namespace, dim, value)`` groups a prompt counts in; dim ``""`` is the namespace's total."""
+    spaces = [""]
+    if prompt.get("split") in ("unseen", "in_distribution"):
+        spaces.append(f"{prompt['split']}/")
+    if prompt.get("category_heldout"):
+        spaces.append("heldout_category/")
+    out = []
+    for ns in spaces:
+        out.append((ns, "", ""))
+        for dim in DIMS[ns]:
+            if dim == "harm+lang":
+                if prompt.get("harm"):
+                    out.append((ns, dim, f"{prompt['harm']}/lang={prompt.get('lang')}"))
+            elif dim in ("lang", "category") or prompt.get(dim):
+                out.append((ns, dim, str(prompt.get(dim))))
+    return out
+
+
 class MetricCounter:
     """Streaming :func:`summarize`: :meth:`add` one ``(prompt_record, outcome)`` at a time, in constant memory
-    per group (overall, per language, per category); :meth:`summary` gives the same dict as ``summarize``."""
+    per group; :meth:`summary` gives the same dict as ``summarize``."""
 
     def __init__(self) -> None:
-        self.groups: dict[tuple[str, str], list[int]] = {}
+        self.groups: dict[tuple[str, str, str], list[int]] = {}
 
     def add(self, prompt: dict[str, Any], outcome: dict[str, Any]) -> None:
         """Count one response."""
-        for group in (("", ""), ("lang", str(prompt.get("lang"))), ("category", str(prompt.get("category")))):
+        for group in _groups(prompt):
             c = self.groups.setdefault(group, [0, 0, 0, 0, 0])
             if prompt["expected"] == "refuse":
                 c[0] += 1
@@ -76,18 +101,27 @@ class MetricCounter:
                 c[4] += is_refused(outcome)
 
     def summary(self) -> dict[str, dict[str, Any]]:
-        """Overall metrics, then the ``/lang=`` and ``/category=`` breakdowns in sorted order."""
-        out = _metrics_for(self.groups.get(("", ""), [0, 0, 0, 0, 0]), "")
-        for dim in ("lang", "category"):
-            for (d, value), counts in sorted(self.groups.items()):
-                if d == dim:
-                    out.update(_metrics_for(counts, f"/{dim}={value}"))
+        """Per namespace: the total, then each breakdown in sorted order."""
+        out: dict[str, dict[str, Any]] = _metrics_for(self.groups.get(("", "", ""), [0, 0, 0, 0, 0]), "")
+        for ns, dims in DIMS.items():
+            if ns and (ns, "", "") in self.groups:
+                out.update({ns + k: v for k, v in _metrics_for(self.groups[(ns, "", "")], "").items()})
+            for dim in dims:
+                for (g_ns, d, value), counts in sorted(self.groups.items()):
+                    if g_ns == ns and d == dim:
+                        label = f"/harm={value}" if dim == "harm+lang" else f"/{dim}={value}"
+                        out.update({ns + k: v for k, v in _metrics_for(counts, label).items()})
         return out
 
 
 def summarize(items: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Metrics from ``(prompt_record, outcome)`` pairs; the record has expected/lang/category, the outcome
-    refused/harmful/verdict. Adds ``/lang=<l>`` and ``/category=<c>`` breakdowns. Single pass (any iterable)."""
+    """Metrics from ``(prompt_record, outcome)`` pairs; the record has expected/lang/category (and, from the
+    leave-source-out evaluation, source/harm/style/split), the outcome refused/harmful/verdict. Single pass.
+
+    Keys: ``harmful/refusal_rate`` etc. over everything, with ``/lang=<l>``, ``/category=<source label>``,
+    ``/harm=<taxonomy key>[/lang=<l>]`` and ``/suite=<s>`` breakdowns; the same metrics under ``unseen/`` (suites
+    whose source contributed no training prompt: the headline) and ``in_distribution/`` with lang, harm and
+    request-style breakdowns, and under ``heldout_category/`` for prompts of harm categories held out of training."""
     counter = MetricCounter()
     for prompt, outcome in items:
         counter.add(prompt, outcome)

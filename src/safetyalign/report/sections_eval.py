@@ -46,7 +46,8 @@ def delta_cell(key: str, base: dict[str, Any] | None, tuned: dict[str, Any] | No
     if not base or not tuned:
         return Cell("—", "muted")
     d = tuned["value"] - base["value"]
-    root = next((k for k in HIGHER_BETTER if key.startswith(k)), key)
+    bare = key.split("/", 1)[1] if key.startswith(("unseen/", "in_distribution/", "heldout_category/")) else key
+    root = next((k for k in HIGHER_BETTER if bare.startswith(k)), key)
     if abs(d) < 0.005:
         return Cell(f"{100 * d:+.1f} pp", "neutral")
     good = (d > 0) == HIGHER_BETTER.get(root, True)
