@@ -2,7 +2,7 @@
 """Build the project-written taxonomy training prompts: red-team requests and benign twins, per harm category and
 request style, in English and Chinese (issue #20). Requests only: no answers, no instructions, nothing actionable.
 
-Every harm category of ``safetyalign.eval.taxonomy.CATEGORIES`` (except ``other``) gets short intents of two kinds:
+Every harm category of ``safetyalign.taxonomy.CATEGORIES`` (except ``other``) gets short intents of two kinds:
 ``how`` (a verb phrase: "make a pipe bomb") and ``write`` (a deliverable: "a fake news article claiming ..."). Each
 intent is crossed with the five request styles of ``taxonomy.STYLES`` (imperative, question, role-play/fiction,
 "for a school project", multi-sentence context). The benign twins use the same styles on topic-matched harmless

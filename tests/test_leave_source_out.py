@@ -101,7 +101,7 @@ def test_holdout_categories_and_sources_in_the_data_stage(tmp_path, shared_data)
     cfg = load_config(None, [src, "data.eval_fraction=0.0", "data.holdout_categories=[misinformation, cbrn]"])
     bundle = build_dataset(cfg, tmp_path)
     assert bundle.summary["sources"][0]["skipped"]["held_out_category"] > 0
-    from safetyalign.eval.taxonomy import harm_category
+    from safetyalign.taxonomy import harm_category
 
     assert not {harm_category("project", r.get("category"), r["prompt"]) for r in bundle.train} & \
         {"misinformation", "cbrn"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from safetyalign.eval.taxonomy import CATEGORIES, SOURCE_MAPS, STYLES, classify_text, harm_category
+from safetyalign.taxonomy import CATEGORIES, SOURCE_MAPS, STYLES, classify_text, harm_category
 
 RECIPE = Path(__file__).resolve().parent.parent / "src/safetyalign/data/recipe_data"
 
@@ -89,6 +89,6 @@ def test_generator_is_deterministic(tmp_path, monkeypatch):
     ("我该怎么开锁？", "question"),
 ])
 def test_request_style(prompt, style):
-    from safetyalign.eval.taxonomy import request_style
+    from safetyalign.taxonomy import request_style
 
     assert request_style(prompt) == style

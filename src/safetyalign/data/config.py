@@ -88,7 +88,7 @@ class DataConfig:
     holdout_categories: list[str] = opt(factory=list, help="Harm taxonomy categories held out of training: harmful "
                                         "rows of these categories are skipped (reason held_out_category) and the "
                                         "evaluation reports them under heldout_category/ (keys: "
-                                        "safetyalign.eval.taxonomy.CATEGORIES).")
+                                        "safetyalign.taxonomy.CATEGORIES).")
     dedupe: bool = opt(True, help="Drop exact repeats of a (prompt, chosen, rejected) triple (skip reason "
                        "'duplicate'); PKU-SafeRLHF splits contain many.")
 
@@ -99,7 +99,7 @@ class DataConfig:
         for name in ("max_chars", "max_rows"):
             check_range(self, "data", name, lo=1)
         check_range(self, "data", "num_samples", lo=0)
-        from safetyalign.eval.taxonomy import CATEGORIES
+        from safetyalign.taxonomy import CATEGORIES
 
         bad = [c for c in self.holdout_categories if c not in CATEGORIES]
         if bad:

@@ -83,7 +83,7 @@ def _convert_one(raw: RawRow, src: SourceConfig, cfg: DataConfig, convert, exclu
         raise Skip("in_eval_set", "prompt", "appears in an exclude_prompts_from file")
     if cfg.holdout_categories and src.kind not in BENIGN_KINDS and isinstance(pair["prompt"], str):
         from safetyalign.eval.provenance import source_of_path
-        from safetyalign.eval.taxonomy import harm_category
+        from safetyalign.taxonomy import harm_category
 
         harm = harm_category(source_of_path(src.path), pair.get("category"), pair["prompt"])
         if harm in cfg.holdout_categories:

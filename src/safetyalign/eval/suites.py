@@ -34,7 +34,7 @@ class SuitePrompt:
     expected: str
     suite: str
     source: str = "project"  # the dataset it comes from (leave-source-out, see eval/provenance.py)
-    harm: str = ""  # harm taxonomy key (eval/taxonomy.py); for a benign prompt, the topic it resembles
+    harm: str = ""  # harm taxonomy key (taxonomy.py); for a benign prompt, the topic it resembles
     split: str = ""  # unseen | in_distribution, set by the evaluation from the run's training sources
     category_heldout: bool = False  # its harm category was held out of training (data.holdout_categories)
     style: str = ""  # request style (eval/taxonomy.request_style): imperative, question, roleplay, ...
@@ -215,7 +215,7 @@ def load_suite(spec: str, max_prompts: int | None = None, seed: int = 0) -> list
             p.suite = spec
     if not prompts:
         raise DataError(f"suite '{spec}' has no usable prompts")
-    from safetyalign.eval.taxonomy import harm_category, request_style
+    from safetyalign.taxonomy import harm_category, request_style
 
     for p in prompts:
         p.harm = harm_category(p.source, p.category, p.prompt)  # for benign prompts: the topic it looks like
