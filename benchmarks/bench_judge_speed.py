@@ -5,7 +5,8 @@
 Rows: the longest responses of at most 256 MiniLM tokens from the judge's test sources (jbb-artifacts, rbr-gold,
 llm-self-defense, zh-latent-jailbreak ChatGPT answers; read from ../shared/data), so the timing is close to the
 worst case the target allows. The model load is timed separately. The CPU of the development machine is shared:
-the matmul probe (GFLOP/s of a 1024x1024 fp32 matmul) is recorded before and after. Target: <= 120 s on 2 cores.
+the matmul probe (GFLOP/s of a 1024x1024 fp32 matmul) and the load average are recorded, and so is the CPU time of
+the process (contention inflates wall time, not CPU time). Target: <= 120 s on 2 cores.
 Writes benchmarks/results/judge/speed_<judge>.json.
 """
 
@@ -50,9 +51,9 @@ def main() -> None:
     judge = make_judge(args.judge)
     judge.judge(["warm-up"], ["I can't help with that."])  # loads the model
     load_s = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     verdicts = judge.judge([r["prompt"] for r in rows], [r["response"] for r in rows])
-    judge_s = time.perf_counter() - t1
+    judge_s, cpu_s = time.perf_counter() - t1, time.process_time() - c1
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "judge": args.judge, "rows": len(rows),
         "response_tokens": {"max": max(r["resp_tokens"] for r in rows), "mean": round(
@@ -60,6 +61,8 @@ def main() -> None:
         "torch_threads": args.threads, "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "load_seconds": round(load_s, 1), "judge_seconds": round(judge_s, 1),
+        # CPU seconds of this process (all its threads): on 2 free cores the wall time is about half of this
+        "judge_cpu_seconds": round(cpu_s, 1), "load_average_1min_end": round(os.getloadavg()[0], 2),
         "rows_per_second": round(len(rows) / judge_s, 1), "target_seconds_per_1000": 120,
         "meets_target": judge_s * 1000 / len(rows) <= 120, "verdicts": len(verdicts),
         "cpu_matmul_gflops": {"start": probe_start, "end": cpu_matmul_gflops()},

@@ -83,6 +83,16 @@ def judge_accuracy() -> dict[str, Any]:
         return {}
 
 
+def judge_accuracy_by_source() -> dict[str, Any]:
+    """``{judge: {test source: {verdict: scores}}}`` on sources the judges never saw in training
+    (written by benchmarks/judge_cross_source.py)."""
+    try:
+        data = json.loads(JUDGE_ACCURACY_FILE.read_text(encoding="utf-8"))
+        return dict(data.get("cross_source", {}).get("judges", {}))
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tuple[Any, Any]:
     from safetyalign.models.loading import load_model, load_tokenizer
 
@@ -106,9 +116,9 @@ def _judges(cfg: Any) -> tuple[list[Judge], str]:
     from safetyalign.eval.judges.base import make_judge
 
     names = list(dict.fromkeys(cfg.eval.judges + [cfg.eval.primary_judge]))
-    kwargs = {"strongreject": getattr(cfg.eval, "strongreject", False)}
-    return [make_judge(n, **kwargs) if n.startswith("llm:") else make_judge(n) for n in names], \
-        cfg.eval.primary_judge
+    kwargs = {"strongreject": getattr(cfg.eval, "strongreject", False), "fmt": getattr(cfg.eval, "judge_format", None)}
+    judges = [make_judge(n, **kwargs) if n.startswith("llm:") else make_judge(n) for n in names]
+    return judges, dict(zip(names, judges))[cfg.eval.primary_judge].name  # an llm judge's name carries its format
 
 
 def _eval_model(key: str, info: dict[str, Any], model: Any, tokenizer: Any, prompts: list[SuitePrompt], cfg: Any,
@@ -171,7 +181,9 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
         "schema_version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "models": models,
         "judge": {"primary": primary, "all": [j.name for j in judges],
-                  "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]}},
+                  "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]},
+                  "accuracy_by_source": {k: v for k, v in judge_accuracy_by_source().items()
+                                         if k in [j.name for j in judges]}},
         "generation": {**vars(cfg.eval.generation), "system_prompt": cfg.model.system_prompt},
         "generation_stats": gen_stats, "suites": _suites_info(prompts),
         "summary": {k: summarize((p.to_dict(), per_model[k][i]) for i, p in enumerate(prompts)) for k in per_model},
