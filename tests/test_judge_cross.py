@@ -71,3 +71,14 @@ def test_cli_rejects_format_without_llm(tmp_path, capsys):
     inp.write_text(json.dumps({"prompt": "p", "response": "r"}) + "\n", encoding="utf-8")
     assert main(["judge", "--input", str(inp), "--judge", "pattern", "--judge-format", "harmbench"]) == 2
     assert "--judge-format needs an llm:<model> judge" in capsys.readouterr().err
+
+
+def test_eval_harm_judge_is_added_and_named():
+    from safetyalign.config import load_config
+    from safetyalign.eval.evaluate import _judges
+
+    cfg = load_config(None, ["eval.judges=[pattern]", "eval.primary_judge=pattern", "eval.harm_judge=cross"])
+    judges, primary, harm = _judges(cfg)
+    assert [j.name for j in judges] == ["pattern", "cross"] and (primary, harm) == ("pattern", "cross")
+    cfg = load_config(None, ["eval.judges=[pattern]", "eval.primary_judge=pattern"])
+    assert _judges(cfg)[1:] == ("pattern", "pattern")

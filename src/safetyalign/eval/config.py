@@ -32,6 +32,8 @@ class EvalConfig:
     judges: list[str] = opt(factory=lambda: ["pattern"], help="Judges: cross (prompt-aware, refusal + harm), pattern, "
                             "learned, llm:<model>.")
     primary_judge: str = opt("pattern", help="Judge whose verdicts give the headline metrics.")
+    harm_judge: str | None = opt(None, help="Judge whose harm verdict gives harmful/attack_success_rate (default: the "
+                                 "primary judge; a judge without a harm verdict falls back to 'not refused').")
     judge_format: str | None = opt(None, help="llm: judges only: official prompt + parsing of llamaguard3, "
                                    "llamaguard4, harmbench, wildguard or strongreject (default: project rubric).")
     strongreject: bool = opt(False, help="LLM judges also give the StrongREJECT score (1-refused)*(conv+spec-2)/8.")

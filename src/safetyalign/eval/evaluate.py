@@ -112,17 +112,21 @@ def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tup
     return model, tokenizer
 
 
-def _judges(cfg: Any) -> tuple[list[Judge], str]:
+def _judges(cfg: Any) -> tuple[list[Judge], str, str]:
+    """The judges, the primary judge's name (refusal verdicts) and the harm judge's name (attack success)."""
     from safetyalign.eval.judges.base import make_judge
 
-    names = list(dict.fromkeys(cfg.eval.judges + [cfg.eval.primary_judge]))
+    harm = getattr(cfg.eval, "harm_judge", None)
+    names = list(dict.fromkeys(cfg.eval.judges + [cfg.eval.primary_judge] + ([harm] if harm else [])))
     kwargs = {"strongreject": getattr(cfg.eval, "strongreject", False), "fmt": getattr(cfg.eval, "judge_format", None)}
     judges = [make_judge(n, **kwargs) if n.startswith("llm:") else make_judge(n) for n in names]
-    return judges, dict(zip(names, judges))[cfg.eval.primary_judge].name  # an llm judge's name carries its format
+    by_name = dict(zip(names, judges))  # an llm judge's name carries its format
+    return judges, by_name[cfg.eval.primary_judge].name, by_name[harm or cfg.eval.primary_judge].name
 
 
 def _eval_model(key: str, info: dict[str, Any], model: Any, tokenizer: Any, prompts: list[SuitePrompt], cfg: Any,
-                judges: list[Judge], primary: str, out_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                judges: list[Judge], primary: str, out_dir: Path, harm: str | None = None
+                ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Generate (base = adapter disabled), judge and write ``generations_<key>.jsonl`` for one model."""
     from safetyalign.eval.generate import adapter_disabled, adapter_merged
     from safetyalign.io import write_jsonl
@@ -133,7 +137,7 @@ def _eval_model(key: str, info: dict[str, Any], model: Any, tokenizer: Any, prom
         responses, stats = generate_cached(model, tokenizer, prompts, cfg, path, gen_key, f"generate {key}")
     verdicts = run_judges(judges, [p.prompt for p in prompts], responses)
     rows = [{"response": resp, "verdict": js[primary]["verdict"], "refused": js[primary]["refused"],
-             "harmful": js[primary]["harmful"], "judges": js} for resp, js in zip(responses, verdicts)]
+             "harmful": js[harm or primary]["harmful"], "judges": js} for resp, js in zip(responses, verdicts)]
     write_jsonl(path, [{**p.to_dict(), **r, "gen_key": gen_key} for p, r in zip(prompts, rows)])
     return rows, stats
 
@@ -164,7 +168,7 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
     log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
     model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
     has_adapter = hasattr(model, "peft_config") and not base_only
-    judges, primary = _judges(cfg)
+    judges, primary, harm = _judges(cfg)
     timings = Timings(Path(run_dir) / "timings.json")
     models = {"base": {"name_or_path": cfg.model.name_or_path, "adapter": None}}
     if has_adapter:
@@ -175,12 +179,12 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
     for key, info in models.items():
         with timings.stage(f"eval_{key}"):
             per_model[key], gen_stats[key] = _eval_model(key, info, model, tokenizer, prompts, cfg, judges, primary,
-                                                         out_dir)
+                                                         out_dir, harm)
     records = [{**p.to_dict(), **{k: per_model[k][i] for k in per_model}} for i, p in enumerate(prompts)]
     results = {
         "schema_version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "models": models,
-        "judge": {"primary": primary, "all": [j.name for j in judges],
+        "judge": {"primary": primary, "harm": harm, "all": [j.name for j in judges],
                   "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]},
                   "accuracy_by_source": {k: v for k, v in judge_accuracy_by_source().items()
                                          if k in [j.name for j in judges]}},
