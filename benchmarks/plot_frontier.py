@@ -23,9 +23,9 @@ TARGET = {"refusal": 90.0, "over_refusal": 10.0}
 def _top_layers(config: str | None, args: list[str]) -> int:
     """``lora.top_layers`` of a run: its sweep's base config (relative to the repository) with the run's overrides,
     resolved by the project's own config loader; 10 (the quickstart's) when neither sets it."""
-    from safetyalign.config import load_config
+    from safetyalign.config import load_config, upgrade_overrides
 
-    return load_config(str(ROOT / config) if config else None, args).lora.top_layers or 10
+    return load_config(str(ROOT / config) if config else None, upgrade_overrides(args)).lora.top_layers or 10
 
 
 def pooled_points(path: Path) -> list[dict]:

@@ -63,8 +63,9 @@ def tiny_train_cfg(tiny_model_dir):
     def make(tmp: Path, *extra: str):
         return load_config(None, [
             f"model.name_or_path={tiny_model_dir}", "model.max_length=48", "model.max_prompt_length=32", "lora.r=4",
-            "lora.alpha=8", "train.lr=2e-2", "train.warmup_ratio=0", "train.lr_scheduler=constant",
-            "train.per_device_batch_size=2", "train.gradient_accumulation_steps=1", "train.progress_bar=false",
+            "lora.lora_alpha=8", "train.learning_rate=2e-2", "train.warmup_steps=0",
+            "train.lr_scheduler_type=constant",
+            "train.per_device_train_batch_size=2", "train.gradient_accumulation_steps=1", "train.disable_tqdm=true",
             "train.beta=0.1", f"train.output_dir={tmp / 'legacy_adapter'}", f"run.plots_dir={tmp / 'legacy_plots'}",
             *extra])
 

@@ -44,9 +44,9 @@ def test_qwen_reference_recipe_fields():
 
 
 def test_overrides_are_typed():
-    cfg = load_config(None, ["train.lr=5e-6", "train.max_steps=10", "train.loss_type=[sigmoid,sft]",
+    cfg = load_config(None, ["train.learning_rate=5e-6", "train.max_steps=10", "train.loss_type=[sigmoid,sft]",
                              "model.system_prompt=Be safe.", "train.gradient_checkpointing=true"])
-    assert cfg.train.lr == pytest.approx(5e-6)
+    assert cfg.train.learning_rate == pytest.approx(5e-6)
     assert cfg.train.max_steps == 10
     assert cfg.train.loss_type == ["sigmoid", "sft"]
     assert cfg.model.system_prompt == "Be safe."
@@ -58,7 +58,7 @@ def test_overrides_are_typed():
     ("train.max_steps=abc", "key 'train.max_steps' expects an integer"),
     ("model.dtype=float8", "key 'model.dtype' must be one of"),
     ("nosection.x=1", "unknown key 'nosection'"),
-    ("train.lr", "expected KEY=VALUE"),
+    ("train.learning_rate", "expected KEY=VALUE"),
 ])
 def test_bad_overrides_name_the_key(override, needle):
     with pytest.raises(ConfigError) as err:
@@ -67,9 +67,48 @@ def test_bad_overrides_name_the_key(override, needle):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("old, new", [
+    ("train.lr", "train.learning_rate"), ("train.lr_scheduler", "train.lr_scheduler_type"),
+    ("train.per_device_batch_size", "train.per_device_train_batch_size"),
+    ("train.eval_batch_size", "train.per_device_eval_batch_size"), ("train.progress_bar", "train.disable_tqdm"),
+    ("lora.alpha", "lora.lora_alpha"), ("lora.dropout", "lora.lora_dropout"),
+])
+def test_pre_trl_names_are_refused_naming_the_new_name(old, new):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [f"{old}=1"])
+    assert f"key '{old}' was renamed to '{new}" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_field_names_are_trl_and_peft_names():
+    """Every train/lora field either has the name TRL's DPOConfig / PEFT's LoraConfig gives it, or is a documented
+    project extension."""
+    import dataclasses
+
+    import peft
+    import trl
+
+    from safetyalign.train.config import LoraConfig, TrainConfig
+
+    extensions = {"backend", "use_reference_model", "reference_free", "num_threads", "rpo_alpha", "top_layers",
+                  }
+    for ours, theirs in ((TrainConfig, trl.DPOConfig), (LoraConfig, peft.LoraConfig)):
+        names = {f.name for f in dataclasses.fields(theirs)}
+        for f in dataclasses.fields(ours):
+            assert f.name in names or f.name in extensions, f"{ours.__name__}.{f.name} is not {theirs.__name__}'s"
+            if f.name in extensions:
+                assert "extension" in f.metadata["help"].lower() or f.name in names, f.name
+
+
+def test_upgrade_overrides_reads_old_run_records():
+    from safetyalign.config import upgrade_overrides
+
+    assert upgrade_overrides(["train.lr=1e-3", "lora.dropout=0.1", "train.progress_bar=false", "lora.r=4"]) == [
+        "train.learning_rate=1e-3", "lora.lora_dropout=0.1", "train.disable_tqdm=true", "lora.r=4"]
+
+
 def test_bad_file_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("train:\n  lr: [unclosed\n")
+    bad.write_text("train:\n  learning_rate: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml.*invalid YAML"):
         load_config(bad)
     with pytest.raises(ConfigError, match="config file not found"):

@@ -132,7 +132,8 @@ def test_precomputed_reference_gives_the_same_losses(tiny_model_dir, tmp_path, t
     losses = {}
     for pre in (False, True):
         cfg = tiny_cfg(tmp_path / str(pre), "train.backend=fast", "train.max_steps=3",
-                       "lora.dropout=0", f"train.precompute_ref_log_probs={str(pre).lower()}", "train.report_to=[]")
+                       "lora.lora_dropout=0", f"train.precompute_ref_log_probs={str(pre).lower()}",
+                       "train.report_to=[]")
         result = train(cfg, tmp_path / f"run{pre}", ROWS)
         summary = json.loads((result.adapter_dir / "training_summary.json").read_text())
         assert summary["reference"] == ("precomputed" if pre else "adapter_disabled")
@@ -187,8 +188,8 @@ def test_safetyalign_train_fast_on_gpu(tmp_path, request):
     rc = cli_main(["train", "configs/train/qwen2.5-7b_lora_dpo.yaml", f"model.name_or_path={tmp_path / 'model'}",
                    "data.sources[0].kind=preference", f"data.sources[0].path={data}", "data.sources[0].split=train",
                    "data.eval_fraction=0",
-                   "train.backend=fast", "train.max_steps=6", "train.save_steps=3", "train.lr=1e-3",
-                   "train.gradient_accumulation_steps=2", "train.warmup_ratio=0", "train.progress_bar=false",
+                   "train.backend=fast", "train.max_steps=6", "train.save_steps=3", "train.learning_rate=1e-3",
+                   "train.gradient_accumulation_steps=2", "train.warmup_steps=0", "train.disable_tqdm=true",
                    f"run.run_dir={tmp_path / 'run'}", f"train.output_dir={tmp_path / 'legacy'}",
                    f"run.plots_dir={tmp_path / 'plots'}", f"run.logs_dir={tmp_path / 'logs'}"])
     assert rc == 0

@@ -233,7 +233,7 @@ def test_comparison_of_two_runs(tmp_path):
     text = html_path.read_text(encoding="utf-8")
     p = _check_html(text)
     assert {"config", "evaluation", "training", "timings"} <= set(p.ids)
-    assert "train.lr" in text and "lora.r" in text and "run.name" in text
+    assert "train.learning_rate" in text and "lora.r" in text and "run.name" in text
     assert "train.beta" not in text  # equal keys are not listed
     assert "88.0%" in text and '<td class="good">+14.0 pp</td>' in text  # B refuses more than A
     assert (tmp_path / "cmp" / "loss_comparison.png").is_file()

@@ -29,9 +29,9 @@ data:
   sources: [pku_saferlhf, coconot_contrast]
 lora:
   r: {r}
-  alpha: 32
+  lora_alpha: 32
 train:
-  lr: {lr}
+  learning_rate: {lr}
   beta: 0.1
   max_steps: 60
 eval:

@@ -94,7 +94,7 @@ def test_deepspeed_configs_env(name, stage):
 # ---- launcher and helpers (no process started) ------------------------------------------------------------------
 
 def _args(**kw) -> argparse.Namespace:
-    base = dict(config="c.yaml", overrides=["train.lr=1e-4"], resume=False, use_reference_model=False,
+    base = dict(config="c.yaml", overrides=["train.learning_rate=1e-4"], resume=False, use_reference_model=False,
                 num_processes=2, accelerate_config=None, main_process_port=0, log_level=None, run_dir=None)
     return argparse.Namespace(**{**base, **kw})
 
@@ -116,8 +116,8 @@ def test_launch_command_and_defaults(monkeypatch):
     assert cmd[cmd.index("--config_file") + 1] == str(ACCEL / "zero3.yaml")
     assert cmd[cmd.index("--num_processes") + 1] == "2"
     tail = cmd[cmd.index("safetyalign") - 1:]
-    assert tail == ["-m", "safetyalign", "--log-level", "DEBUG", "train", "c.yaml", "train.lr=1e-4", "--run-dir", "R",
-                    "--resume", "--use_reference_model"]
+    assert tail == ["-m", "safetyalign", "--log-level", "DEBUG", "train", "c.yaml", "train.learning_rate=1e-4",
+                    "--run-dir", "R", "--resume", "--use_reference_model"]
     assert launch.wants_launch(_args()) and not launch.wants_launch(_args(num_processes=1))
     assert launch.wants_launch(_args(num_processes=None, accelerate_config="ddp"))
     with pytest.raises(ConfigError):
@@ -138,8 +138,8 @@ def test_distributed_helpers_env(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert d.engine() == "ddp" and not d.is_main_process() and d.load_device("cuda") == "cuda:1"
     assert d.load_device("cpu") == "cpu"
-    assert d.batch_layout(2, 3) == {"world_size": 4, "per_device_batch_size": 2, "gradient_accumulation_steps": 3,
-                                    "global_batch_size": 24}
+    assert d.batch_layout(2, 3) == {"world_size": 4, "per_device_train_batch_size": 2,
+                                    "gradient_accumulation_steps": 3, "global_batch_size": 24}
     d.check_backend("trl")
     with pytest.raises(ConfigError, match="one process only"):
         d.check_backend("prefix_cache")
@@ -212,10 +212,10 @@ def _config(tmp: Path, model_dir: Path) -> Path:
                    "logs_dir": str(tmp / "logs")},
            "model": {"name_or_path": str(model_dir), "max_length": 48, "max_prompt_length": 32},
            "data": {"sources": [{"kind": "preference", "path": str(tmp / "pairs.jsonl")}], "eval_fraction": 0.0},
-           "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-           "train": {"output_dir": str(tmp / "legacy_adapter"), "max_steps": STEPS, "save_steps": SAVE, "lr": 2e-2,
-                     "lr_scheduler": "constant", "warmup_ratio": 0.0, "gradient_accumulation_steps": 1,
-                     "progress_bar": False, "num_threads": 1, "seed": 7}}
+           "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
+           "train": {"output_dir": str(tmp / "legacy_adapter"), "max_steps": STEPS, "save_steps": SAVE,
+                     "learning_rate": 2e-2, "lr_scheduler_type": "constant", "warmup_steps": 0.0,
+                     "gradient_accumulation_steps": 1, "disable_tqdm": True, "num_threads": 1, "seed": 7}}
     path = tmp / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -242,9 +242,9 @@ def runs(tiny_model_dir, tmp_path_factory):
     """(config, 1-process run folder with batch 2, 2-process run folder with batch 1 per process)."""
     tmp = tmp_path_factory.mktemp("dist")
     cfg = _config(tmp, tiny_model_dir)
-    _train(str(cfg), "--run-dir", str(tmp / "one"), "train.per_device_batch_size=2")
+    _train(str(cfg), "--run-dir", str(tmp / "one"), "train.per_device_train_batch_size=2")
     _train(str(cfg), "--num_processes", "2", "--main_process_port", str(_free_port()), "--run-dir",
-           str(tmp / "two"), "train.per_device_batch_size=1")
+           str(tmp / "two"), "train.per_device_train_batch_size=1")
     return cfg, tmp / "one", tmp / "two"
 
 
@@ -273,7 +273,7 @@ def test_two_process_run_folder_written_once(runs):
     assert not list(two.parent.glob(".adapter.tmp*")) and not list(two.glob(".*tmp*"))
     assert len(list((two / "tensorboard").glob("events.out.tfevents*"))) == 1
     summary = json.loads((two / "adapter" / "training_summary.json").read_text())
-    assert summary["distributed"] == {"engine": "ddp", "world_size": 2, "per_device_batch_size": 1,
+    assert summary["distributed"] == {"engine": "ddp", "world_size": 2, "per_device_train_batch_size": 1,
                                       "gradient_accumulation_steps": 1, "global_batch_size": 2}
     assert summary["steps"] == STEPS
     ckpt = two / "checkpoints" / f"checkpoint-{STEPS}"
@@ -298,7 +298,7 @@ def test_resume_with_two_processes_and_explicit_reference(runs, tmp_path):
     shutil.rmtree(run / "checkpoints" / f"checkpoint-{STEPS}")
     shutil.rmtree(run / "adapter")
     _train(str(cfg), "--num_processes", "2", "--main_process_port", str(_free_port()), "--resume", "--run-dir",
-           str(run), "--use_reference_model", "train.per_device_batch_size=1")
+           str(run), "--use_reference_model", "train.per_device_train_batch_size=1")
     rows, ref = _train_rows(run), _train_rows(two)
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))  # rows after the checkpoint replaced, not duplicated
     for r, r0 in zip(rows, ref, strict=True):

@@ -154,8 +154,8 @@ def test_cli_arguments():
 
     p = argparse.ArgumentParser()
     cli.add_arguments(p)
-    a = p.parse_args(["c.yaml", "train.lr=1e-4", "--resume", "--run-dir", "r", "--use_reference_model"])
-    assert a.resume and a.run_dir == "r" and a.use_reference_model and a.overrides == ["train.lr=1e-4"]
+    a = p.parse_args(["c.yaml", "train.learning_rate=1e-4", "--resume", "--run-dir", "r", "--use_reference_model"])
+    assert a.resume and a.run_dir == "r" and a.use_reference_model and a.overrides == ["train.learning_rate=1e-4"]
     p = argparse.ArgumentParser()
     export.add_arguments(p)
     a = p.parse_args(["output/runs/x", "--out", "merged", "--base", "embedded:smollm2-135m"])

@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 def add_config_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     """Shared ``CONFIG [key=value ...]`` positional arguments."""
     parser.add_argument("config", nargs=None if required else "?", help="experiment YAML under configs/")
-    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=5e-6 train.max_steps=10")
+    parser.add_argument("overrides", nargs="*",
+                        help="dotted overrides, e.g. train.learning_rate=5e-6 train.max_steps=10")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The experiment config: one YAML file per experiment, loaded into typed dataclasses.
 
-``load_config("configs/train/tiny_cpu.yaml", ["train.lr=5e-6"])`` reads the YAML, applies dotted overrides and
-validates every key and type; errors are one line naming the key and the file.
+``load_config("configs/train/tiny_cpu.yaml", ["train.learning_rate=5e-6"])`` reads the YAML, applies dotted
+overrides and validates every key and type; errors are one line naming the key and the file.
 """
 
 from __future__ import annotations
@@ -47,6 +47,23 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     source = str(path) if path else "<defaults>"
     raw = apply_overrides(raw, list(overrides or []), source=source, defaults=to_dict(ExperimentConfig()))
     return from_dict(ExperimentConfig, raw, source=source)
+
+
+def upgrade_overrides(overrides: list[str]) -> list[str]:
+    """Dotted overrides recorded before the TRL/PEFT renames (``train.lr=1e-3``) in today's names
+    (``train.learning_rate=1e-3``); for reading old run records only, configs given by users must use the new names."""
+    sections = {"train": TrainConfig.RENAMED, "lora": LoraConfig.RENAMED}
+    out = []
+    for text in overrides:
+        key, sep, value = text.partition("=")
+        section, _, name = key.partition(".")
+        new = sections.get(section, {}).get(name)
+        if new and name == "progress_bar":
+            text = f"{section}.disable_tqdm={'false' if value.strip().lower() == 'true' else 'true'}"
+        elif new:
+            text = f"{section}.{new}{sep}{value}"
+        out.append(text)
+    return out
 
 
 def dump_config(cfg: ExperimentConfig) -> str:

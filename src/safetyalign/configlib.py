@@ -89,7 +89,11 @@ def from_dict(cls: type[T], data: dict[str, Any], source: str = "<config>", pref
         raise ConfigError(f"{source}: expected a mapping at '{prefix.rstrip('.') or '<root>'}', got {data!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    renamed = getattr(cls, "RENAMED", {})
     for key in data:
+        if key in renamed and key not in names:
+            raise ConfigError(f"{source}: key '{prefix}{key}' was renamed to '{prefix}{renamed[key]}' "
+                              "(TRL DPOConfig / PEFT LoraConfig name)")
         if key not in names:
             raise ConfigError(f"{source}: unknown key '{prefix}{key}' (allowed: {', '.join(sorted(names))})")
     kwargs = {k: _coerce(v, hints[k], f"{prefix}{k}", source) for k, v in data.items()}
@@ -122,7 +126,7 @@ def to_dict(obj: Any) -> Any:
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Parse ``a.b.c=value``; the value is read as YAML (``5e-6`` → float, ``true`` → bool, ``[1,2]`` → list)."""
     if "=" not in text:
-        raise ConfigError(f"override '{text}': expected KEY=VALUE, e.g. train.lr=5e-6")
+        raise ConfigError(f"override '{text}': expected KEY=VALUE, e.g. train.learning_rate=5e-6")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key or any(not part for part in key.split(".")):

@@ -83,7 +83,8 @@ def fast_config(cfg: Any, device: str) -> Any:
     from safetyalign.fastdpo.trainer import FastDPOConfig
 
     t = cfg.train
-    return FastDPOConfig(beta=t.beta, lr=t.lr, weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm or None,
+    return FastDPOConfig(beta=t.beta, lr=t.learning_rate, weight_decay=t.weight_decay,
+                         max_grad_norm=t.max_grad_norm or None,
                          gradient_checkpointing=t.gradient_checkpointing)
 
 

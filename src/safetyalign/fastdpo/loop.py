@@ -1,8 +1,8 @@
 """Training loop of the ``fast`` backend: data order, steps, metrics rows, evaluation, checkpoints and resume.
 
 The data order is transformers' Trainer's (accelerate's seedable sampler): each epoch a permutation drawn with
-``torch.randperm(n, generator=seed + epoch)``, cut into micro-batches of ``per_device_batch_size`` (the last may be
-smaller), ``gradient_accumulation_steps`` micro-batches per optimizer step (the last step of an epoch may have
+``torch.randperm(n, generator=seed + epoch)``, cut into micro-batches of ``per_device_train_batch_size`` (the last
+may be smaller), ``gradient_accumulation_steps`` micro-batches per optimizer step (the last step of an epoch may have
 fewer). Checkpoints (``checkpoints/checkpoint-<step>/``) hold the adapter (safetensors + adapter_config.json), the
 AdamW state by parameter name and the RNG states (safetensors), and ``trainer_state.json``; no pickles.
 """
@@ -197,8 +197,8 @@ def _scheduler(cfg: Any, trainer: Any, start: int) -> None:
     from transformers import get_scheduler
 
     t = cfg.train
-    trainer.scheduler = get_scheduler(t.lr_scheduler, trainer.optimizer, num_warmup_steps=int(round(
-        t.warmup_ratio * t.max_steps)), num_training_steps=t.max_steps)
+    trainer.scheduler = get_scheduler(t.lr_scheduler_type, trainer.optimizer, num_warmup_steps=t.warmup_step_count(),
+                                      num_training_steps=t.max_steps)
     for _ in range(start):
         trainer.scheduler.step()
 
@@ -224,7 +224,7 @@ def run_loop(cfg: Any, run_dir: Path, trainer: Any, model: Any, pairs: list[tupl
     from tqdm.auto import tqdm
 
     t = cfg.train
-    plan = plan_steps(len(pairs), t.per_device_batch_size, t.gradient_accumulation_steps, t.seed, t.max_steps)
+    plan = plan_steps(len(pairs), t.per_device_train_batch_size, t.gradient_accumulation_steps, t.seed, t.max_steps)
     start = _start_point(model, trainer, run_dir, resume)
     _scheduler(cfg, trainer, start)
     refs, pre_s = precompute_references(trainer, pairs, plan, start) if t.precompute_ref_log_probs else (None, None)
@@ -234,7 +234,7 @@ def run_loop(cfg: Any, run_dir: Path, trainer: Any, model: Any, pairs: list[tupl
     total_tokens = sum(_tokens([pairs[i] for mb in plan[k][0] for i in mb]) for k in range(start))
     t0 = time.perf_counter()
     model.train()
-    with tqdm(total=t.max_steps, initial=start, desc="DPO (fast)", unit="step", disable=not t.progress_bar) as bar:
+    with tqdm(total=t.max_steps, initial=start, desc="DPO (fast)", unit="step", disable=t.disable_tqdm) as bar:
         upcoming = _micro_batches(pairs, plan, start)
         for k in range(start, t.max_steps):
             epoch = plan[k][1]
@@ -247,8 +247,8 @@ def run_loop(cfg: Any, run_dir: Path, trainer: Any, model: Any, pairs: list[tupl
             if (k + 1) % t.logging_steps == 0 or k == start or k + 1 == t.max_steps:
                 writer.row(_train_row(m, k + 1, epoch, tokens, seconds, total_tokens))
             if eval_pairs and t.eval_steps and (k + 1) % t.eval_steps == 0 and k + 1 < t.max_steps:
-                writer.row({"step": k + 1, "epoch": epoch, **evaluate(trainer, eval_pairs, t.eval_batch_size
-                                                                       or t.per_device_batch_size)})
+                writer.row({"step": k + 1, "epoch": epoch, **evaluate(trainer, eval_pairs, t.per_device_eval_batch_size
+                                                                       or t.per_device_train_batch_size)})
             if (k + 1) % t.save_steps == 0 or k + 1 == t.max_steps:
                 save_checkpoint(model, trainer, k + 1, epoch, run_dir / "checkpoints", t.save_total_limit)
             bar.update(1)
@@ -269,7 +269,7 @@ def _final_rows(writer: _Writer, t: Any, plan: list, eval_pairs: list[tuple], tr
                     "train/steps_per_s": round(steps / train_s, 4), "train/loss_avg": sum(losses) / len(losses)})
     if eval_pairs:
         writer.row({"step": t.max_steps, "epoch": epoch,
-                    **evaluate(trainer, eval_pairs, t.eval_batch_size or t.per_device_batch_size)})
+                    **evaluate(trainer, eval_pairs, t.per_device_eval_batch_size or t.per_device_train_batch_size)})
 
 
 def _settings(trainer: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def _peft_model(cfg: Any, model: Any, first: int, num_layers: int) -> Any:
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(cfg.train.seed)  # LoRA A is initialised randomly: same seed, same adapter, same run
-    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.lora_alpha, lora_dropout=cfg.lora.lora_dropout,
                       target_modules=list(cfg.lora.target_modules), task_type="CAUSAL_LM",
                       layers_to_transform=list(range(first, num_layers)))
     return get_peft_model(model, lora)
@@ -41,8 +41,9 @@ def _args(cfg: Any, first: int) -> Any:
 
     t = cfg.train
     return PrefixTrainArgs(
-        split_layer=first, max_steps=t.max_steps, batch_size=t.per_device_batch_size,
-        grad_accum=t.gradient_accumulation_steps, lr=t.lr, warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay,
+        split_layer=first, max_steps=t.max_steps, batch_size=t.per_device_train_batch_size,
+        grad_accum=t.gradient_accumulation_steps, lr=t.learning_rate, weight_decay=t.weight_decay,
+        warmup_ratio=t.warmup_steps if t.warmup_steps < 1 else t.warmup_step_count() / t.max_steps,
         max_grad_norm=t.max_grad_norm, beta=t.beta, loss_types=list(t.loss_type), loss_weights=t.loss_weights,
         seed=t.seed, save_steps=t.save_steps, logging_steps=t.logging_steps,
         max_prompt_tokens=cfg.model.max_prompt_length, reference_free=t.reference_free,
@@ -74,7 +75,7 @@ def train_prefix_cache_backend(cfg: Any, run_dir: Path, train_rows: list[dict], 
     model = _peft_model(cfg, model, first, num_layers)
     rows = to_trl_rows(train_rows, tokenizer, cfg.model.system_prompt)
     log.info("training: backend=prefix_cache layers %d-%d trainable (LoRA r=%d), %d pairs, %d steps x %d pairs",
-             first, num_layers - 1, cfg.lora.r, len(rows), cfg.train.max_steps, cfg.train.per_device_batch_size)
+             first, num_layers - 1, cfg.lora.r, len(rows), cfg.train.max_steps, cfg.train.per_device_train_batch_size)
     train_prefix_cache(model, tokenizer, rows, _args(cfg, first), run_dir, resume=resume)
     seconds = time.perf_counter() - start
     metrics_path = run_dir / "metrics.jsonl"

@@ -8,7 +8,7 @@ from typing import Any
 from safetyalign.report.doc import Cell, Code, Columns, Heading, Image, Note, Para, Section, Table, layout_images
 from safetyalign.report.loaders import RunData, flatten
 
-KEY_CONFIG = ["model.name_or_path", "data.sources", "lora.r", "lora.alpha", "train.lr", "train.beta",
+KEY_CONFIG = ["model.name_or_path", "data.sources", "lora.r", "lora.lora_alpha", "train.learning_rate", "train.beta",
               "train.max_steps", "train.batch_size", "train.gradient_accumulation_steps", "eval.suites",
               "eval.judges", "eval.primary_judge", "eval.generation.max_new_tokens"]
 TRAIN_KEYS = [("train/loss", "DPO loss"), ("train/rewards/margins", "Reward margin (chosen − rejected)"),

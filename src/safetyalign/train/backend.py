@@ -83,7 +83,7 @@ def load_unsloth_model(cfg: Any, tokenizer: Any = None) -> tuple[Any, Any]:
                                                     dtype=dtype, load_in_4bit=False,
                                                     trust_remote_code=cfg.model.trust_remote_code)
     model = FastLanguageModel.get_peft_model(
-        model, r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+        model, r=cfg.lora.r, lora_alpha=cfg.lora.lora_alpha, lora_dropout=cfg.lora.lora_dropout,
         target_modules=list(cfg.lora.target_modules), bias="none", random_state=cfg.train.seed,
         use_gradient_checkpointing="unsloth" if cfg.train.gradient_checkpointing else False)
     patch = getattr(__import__("unsloth"), "PatchDPOTrainer", None)

@@ -103,10 +103,9 @@ def main(args: argparse.Namespace) -> int:
     from safetyalign.runs import Timings, write_provenance
     from safetyalign.train import distributed, launch
 
-    overrides = list(args.overrides)
-    if args.use_reference_model:
-        overrides.append("train.use_reference_model=true")
-    cfg = load_config(args.config, overrides)
+    cfg = load_config(args.config, list(args.overrides))
+    if args.use_reference_model:  # the flag sets the typed field; under a launcher it is passed on as the flag
+        cfg.train.use_reference_model = True
     if launch.wants_launch(args):
         distributed.check_backend(cfg.train.backend, args.num_processes or 2)
         return launch.relaunch(args, _choose_run_dir(cfg, args))

@@ -146,7 +146,7 @@ def unwrap(trainer: Any) -> Any:
 
 
 def batch_layout(per_device: int, accumulation: int) -> dict[str, int]:
-    """``{world_size, per_device_batch_size, gradient_accumulation_steps, global_batch_size}`` (pairs/step)."""
+    """``{world_size, per_device_train_batch_size, gradient_accumulation_steps, global_batch_size}`` (pairs/step)."""
     n = world_size()
-    return {"world_size": n, "per_device_batch_size": per_device, "gradient_accumulation_steps": accumulation,
+    return {"world_size": n, "per_device_train_batch_size": per_device, "gradient_accumulation_steps": accumulation,
             "global_batch_size": per_device * accumulation * n}

@@ -31,7 +31,7 @@ def peft_config(cfg: Any) -> Any:
 
         n = _num_layers(cfg, resolve_model(cfg.model))
         layers = list(range(max(0, n - cfg.lora.top_layers), n))
-    return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+    return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.lora_alpha, lora_dropout=cfg.lora.lora_dropout,
                       target_modules=list(cfg.lora.target_modules), bias="none", task_type="CAUSAL_LM",
                       layers_to_transform=layers)
 
@@ -61,12 +61,12 @@ def dpo_config(cfg: Any, run_dir: Path, device: str, dtype: Any, has_eval: bool)
     return DPOConfig(
         output_dir=str(run_dir / "checkpoints"),
         max_steps=t.max_steps,
-        per_device_train_batch_size=t.per_device_batch_size,
-        per_device_eval_batch_size=t.eval_batch_size or t.per_device_batch_size,
+        per_device_train_batch_size=t.per_device_train_batch_size,
+        per_device_eval_batch_size=t.per_device_eval_batch_size or t.per_device_train_batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
-        learning_rate=t.lr,
-        lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=int(round(t.warmup_ratio * t.max_steps)),
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler_type,
+        warmup_steps=t.warmup_step_count(),
         weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm,
         optim=t.optim,
@@ -92,7 +92,7 @@ def dpo_config(cfg: Any, run_dir: Path, device: str, dtype: Any, has_eval: bool)
         eval_strategy="steps" if eval_every else "no",
         eval_steps=eval_every,
         report_to=[r for r in t.report_to if r != "tensorboard"] or "none",
-        disable_tqdm=not t.progress_bar,
+        disable_tqdm=t.disable_tqdm,
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,  # every LoRA weight takes part in each forward (DDP skips a graph walk)
         push_to_hub=False,

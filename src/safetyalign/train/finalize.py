@@ -71,7 +71,7 @@ def _summary(cfg: Any, trainer: Any, out: Any, seconds: float, pair_stats: dict[
         "loss_weights": trainer.args.loss_weights, "beta": trainer.args.beta,
         "reference": ("explicit" if trainer.ref_model is not None else
                       "precomputed" if trainer.args.precompute_ref_log_probs else "adapter_disabled"),
-        "distributed": {"engine": engine(), **batch_layout(cfg.train.per_device_batch_size,
+        "distributed": {"engine": engine(), **batch_layout(cfg.train.per_device_train_batch_size,
                                                             cfg.train.gradient_accumulation_steps)},
         "pairs": pair_stats, "train_output": {k: v for k, v in out.metrics.items() if isinstance(v, (int, float))},
         "final_metrics": metrics,

@@ -221,10 +221,10 @@ def train(cfg: Any, run_dir: Path, train_rows: list[dict], eval_rows: list[dict]
 def _log_start(backend: str, device: str, dtype: Any, cfg: Any, args: Any) -> None:
     from safetyalign.train.distributed import batch_layout, engine
 
-    b = batch_layout(cfg.train.per_device_batch_size, cfg.train.gradient_accumulation_steps)
+    b = batch_layout(cfg.train.per_device_train_batch_size, cfg.train.gradient_accumulation_steps)
     log.info("training: backend=%s device=%s dtype=%s steps=%d loss=%s; batch %d per device x %d accumulation x %d "
              "processes = %d pairs per step (engine %s)", backend, device, str(dtype).replace("torch.", ""),
-             cfg.train.max_steps, "+".join(args.loss_type), b["per_device_batch_size"],
+             cfg.train.max_steps, "+".join(args.loss_type), b["per_device_train_batch_size"],
              b["gradient_accumulation_steps"], b["world_size"], b["global_batch_size"], engine())
 
 
