@@ -79,9 +79,13 @@ def main() -> None:
             result["judges"][f"{name}+not_refused"] = {"by_source": score_rows(not_refused_as_harm(preds[name]))}
         print(f"{name}: {time.time() - t0:.1f} s", flush=True)
     result["cpu_matmul_gflops_end"] = cpu_matmul_gflops()
+    old = read_json(RESULTS / "cross_source.json") if (RESULTS / "cross_source.json").is_file() else {}
+    for name, res in old.get("judges", {}).items():  # judges not re-run keep their earlier scores (same rows)
+        if name.split("+")[0] not in args.judges and old.get("rows") == result["rows"]:
+            result["judges"][name] = {**res, "from_run": old.get("date")}
     result["gpu_folds"] = {f: gpu_fold(f) for f in ("main", "swap")
                            if (RESULTS / f"cross_{f}_test_predictions.jsonl.gz").is_file()}
-    result["disagreements"] = disagreements(rows, preds)
+    result["disagreements"] = disagreements(rows, preds) or old.get("disagreements", [])
     write_json(RESULTS / "cross_source.json", result)
     asset = read_json(ASSET) if ASSET.is_file() else {}
     asset["cross_source"] = {k: result[k] for k in ("date", "rows", "test_sources")}

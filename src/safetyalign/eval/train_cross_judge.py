@@ -158,6 +158,7 @@ def train(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     save_file(model.trainable_state(), str(args.out / "cross_judge.safetensors"))
     meta = {"version": 1, "heads": list(HEADS), "thresholds": {h: 0.5 for h in HEADS},
+            "refusal_rule": args.refusal_rule,
             "train_sources": _counts(rows_train), "test_sources": _counts(rows_test),
             "train_seconds": round(time.time() - t0, 1), "device": device, "epochs": args.epochs,
             "batch": args.batch, "lr": args.lr, "cap_per_source": CAP_PER_SOURCE,
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--epochs", type=int, default=3)
     t.add_argument("--batch", type=int, default=64)
     t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--refusal-rule", default="cross_or_pattern", choices=("cross", "cross_or_pattern"),
+                   help="cross_or_pattern: a refusal phrase the cross-encoder missed still counts (judges/cross.py)")
     t.add_argument("--move-to-test", nargs="*", default=[], help="training sources to hold out instead")
     t.add_argument("--move-to-train", nargs="*", default=[], help="test sources to train on instead")
     args = ap.parse_args(argv)
