@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Thin wrapper: evaluate a model (and optionally an adapter) on the red-team and benign suites.
-#   scripts/run_eval.sh configs/eval/smollm2_cpu.yaml [--adapter output/runs/<run>/adapter] [key=value ...]
+# Evaluate base and tuned on the red-team and benign suites -> output/evaluation_results.json.
+#   bash scripts/run_eval.sh [CONFIG] [key=value ...] [--adapter DIR] [--base-only]
+# Without CONFIG: the last training run (the config stored in output/dpo_lora) with the adapter output/dpo_lora;
+# before any training, the default recipe's base model only. Same as: safetyalign eval ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-.venv/bin/python}
-[ -x "$PY" ] || PY=python
-exec "$PY" -m safetyalign eval "${@:-configs/eval/smollm2_cpu.yaml}"
+bin=".venv/bin/safetyalign"
+[[ -x "$bin" ]] || bin="safetyalign"
+exec "$bin" eval "$@"

@@ -57,7 +57,7 @@ def test_cli_scores_harm_labels(tmp_path, capsys):
     inp.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     assert main(["judge", "--input", str(inp), "--judge", "pattern", "--label-field", "harm",
                  "--label-kind", "harmful"]) == 0
-    assert "gives no harmful verdict" in capsys.readouterr().out
+    assert "gives no harmful verdict" in capsys.readouterr().out.replace("\n", " ")
     assert main(["judge", "--input", str(inp), "--judge", "cross", "--label-field", "harm",
                  "--label-kind", "harmful", "--output", str(tmp_path / "o.jsonl")]) == 0
     metrics = json.loads((tmp_path / "o.metrics.json").read_text(encoding="utf-8"))

@@ -62,6 +62,8 @@ def test_quickstart_ci_sized(tmp_path, shared_data, monkeypatch):
     assert [m["step"] for m in metrics] == [1, 2, 3]
     assert (tmp_path / "output" / "dpo_lora" / "adapter_model.safetensors").is_file()
     assert (tmp_path / "output" / "compare_results.json").is_file()
+    for name in ("data_distribution.png", "training_loss.png"):  # the original project's plot paths
+        assert (tmp_path / "plots" / name).is_file(), name
     assert headline_rows(results["summary"])[0][0] == "harmful/refusal_rate"
     html = (run / "report.html").read_text(encoding="utf-8")
     assert 'id="evaluation"' in html and "data:image/png;base64," in html

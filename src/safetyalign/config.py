@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from safetyalign.configlib import apply_overrides, from_dict, opt, read_yaml, to_dict
+from safetyalign.configlib import apply_overrides, from_dict, opt, read_config, to_dict
 from safetyalign.data.config import DataConfig
 from safetyalign.eval.config import EvalConfig
 from safetyalign.models.config import ModelConfig
@@ -28,6 +28,12 @@ class RunConfig:
     plots_dir: str = opt("plots", help="Where the latest plots are also copied (legacy path).")
     logs_dir: str = opt("logs", help="Where <run>.log is written.")
 
+    def validate(self) -> None:
+        """The run name is one folder name, so run folders stay under output_root."""
+        name = self.name
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+            raise ValueError(f"run.name must be a plain folder name (no '/', '\\', '..'), got {name!r}")
+
 
 @dataclass
 class ExperimentConfig:
@@ -42,8 +48,9 @@ class ExperimentConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Load an experiment YAML (or the defaults when ``path`` is None) and apply dotted overrides."""
-    raw = read_yaml(path) if path else {}
+    """Load an experiment YAML (or the defaults when ``path`` is None), resolve its ``base:`` chain and apply
+    dotted overrides."""
+    raw = read_config(path) if path else {}
     source = str(path) if path else "<defaults>"
     raw = apply_overrides(raw, list(overrides or []), source=source, defaults=to_dict(ExperimentConfig()))
     return from_dict(ExperimentConfig, raw, source=source)

@@ -10,8 +10,10 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``safetyalign config``."""
     parser.add_argument("paths", nargs="*", help="config files or folders (default: configs/)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="dotted override")
-    parser.add_argument("--show", action="store_true", help="print the resolved YAML of each config")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="dotted override applied to each config, e.g. --set train.max_steps=10 (repeatable)")
+    parser.add_argument("--show", action="store_true",
+                        help="print each config resolved: base: chain merged, overrides applied, defaults filled in")
     parser.add_argument("--explain", action="store_true", help="list every field with type, default and help")
 
 
@@ -21,6 +23,8 @@ def main(args: argparse.Namespace) -> int:
     from safetyalign.configlib import describe
 
     if args.explain:
+        print("A config may start with 'base: FILE' (relative to the config) and hold only what differs: sections\n"
+              "merge key by key, data.sources entries merge by name, other values replace. --show prints the result.")
         for section in dataclasses.fields(ExperimentConfig):
             cls = section.default_factory().__class__  # type: ignore[misc]
             print(f"[{section.name}] {cls.__doc__}")

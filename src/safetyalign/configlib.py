@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -198,6 +199,48 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str = "<
     return data
 
 
+def merge_config(base: Any, diff: Any) -> Any:
+    """``diff`` laid over ``base``: mappings merge key by key; a list of named mappings (``data.sources``) merges by
+    ``name`` when both sides name every entry (same name: merged, new name: appended); other values replace."""
+    if isinstance(base, dict) and isinstance(diff, dict):
+        out = dict(base)
+        for key, value in diff.items():
+            out[key] = merge_config(base[key], value) if key in base else value
+        return out
+    if _named_list(base) and _named_list(diff):
+        out = list(base)
+        index = {entry["name"]: i for i, entry in enumerate(out)}
+        for entry in diff:
+            if entry["name"] in index:
+                out[index[entry["name"]]] = merge_config(out[index[entry["name"]]], entry)
+            else:
+                out.append(entry)
+        return out
+    return copy.deepcopy(diff)
+
+
+def _named_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and "name" in v for v in value)
+
+
+def read_config(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read an experiment YAML and resolve its ``base:`` chain: ``base: quickstart.yaml`` (relative to the file)
+    names the config this one is a diff of. A cycle or a missing base is a one-line :class:`ConfigError`."""
+    path = Path(path)
+    data = read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: key 'base' expects a config file path, got {base!r}")
+    base_path = (path.parent / base).resolve()
+    if base_path in _seen or base_path == path.resolve():
+        raise ConfigError(f"{path}: 'base: {base}' makes a cycle")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: base config '{base}' not found (looked for {base_path})")
+    return merge_config(read_config(base_path, (*_seen, path.resolve())), data)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; a missing file or a syntax error is a one-line :class:`ConfigError`."""
     path = Path(path)
@@ -226,6 +269,24 @@ def describe(cls: type) -> list[tuple[str, str, Any, str]]:
         )
         rows.append((f.name, _type_name(hints[f.name]), to_dict(default), f.metadata.get("help", "")))
     return rows
+
+
+def check_range(obj: Any, section: str, name: str, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False, hi_open: bool = False) -> None:
+    """Raise ``ValueError("<section>.<name> must be ...")`` when field ``name`` of ``obj`` is NaN/inf or lies outside
+    ``[lo, hi]`` (``lo_open``/``hi_open`` exclude the bound). None values (optional fields left unset) pass."""
+    value = getattr(obj, name)
+    if value is None:
+        return
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    wanted = (f"in {left}{lo}, {hi}{right}" if lo is not None and hi is not None
+              else f"{'>' if lo_open else '>='} {lo}" if lo is not None else f"{'<' if hi_open else '<='} {hi}")
+    bad = isinstance(value, float) and not math.isfinite(value)
+    bad = bad or (lo is not None and (value <= lo if lo_open else value < lo))
+    bad = bad or (hi is not None and (value >= hi if hi_open else value > hi))
+    if bad:
+        raise ValueError(f"{section}.{name} must be {wanted}, got {value!r}")
 
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", factory: Any = dataclasses.MISSING) -> Any:

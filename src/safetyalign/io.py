@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+_BAD_BYTES = re.compile("[\udc80-\udcff]")  # undecodable bytes under errors="surrogateescape"
 
 
 def _umask() -> int:
@@ -70,15 +73,20 @@ def append_jsonl(path: str | Path, row: dict[str, Any]) -> None:
 def iter_jsonl(path: str | Path, errors: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, row)``; lines that are not JSON objects are skipped and described in ``errors``.
 
-    A truncated last line (an interrupted append) is treated the same way, so readers never crash on it.
+    A truncated last line (an interrupted append) is treated the same way, so readers never crash on it; so is a
+    line with bytes that are not UTF-8 (``file:line: ... (encoding)``): only that line is skipped.
     """
     import gzip
 
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with opener(path, "rt", encoding="utf-8", errors="surrogateescape") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
+                continue
+            if _BAD_BYTES.search(line):
+                if errors is not None:
+                    errors.append(f"{path}:{lineno}: bytes that are not UTF-8 (encoding)")
                 continue
             try:
                 row = json.loads(line)

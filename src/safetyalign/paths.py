@@ -34,12 +34,21 @@ def shared_data_dir(required: bool = True) -> Path | None:
 
 def resolve_data_path(path: str) -> Path:
     """Expand ``shared:coconot/coconot_pref.jsonl`` (shared data folder) and ``pkg:data/recipe_data/x.jsonl``
-    (files shipped inside the safetyalign package); other paths stay as given."""
+    (files shipped inside the safetyalign package); other paths stay as given. A ``shared:`` or ``pkg:`` path that
+    leads outside its folder (``shared:../../etc``) is a :class:`DataError`."""
     if path.startswith("shared:"):
-        return shared_data_dir() / path[len("shared:"):].lstrip("/")  # type: ignore[operator]
+        return confined(shared_data_dir(), path[len("shared:"):], path)  # type: ignore[arg-type]
     if path.startswith("pkg:"):
-        return Path(__file__).resolve().parent / path[len("pkg:"):].lstrip("/")
+        return confined(Path(__file__).resolve().parent, path[len("pkg:"):], path)
     return Path(path).expanduser()
+
+
+def confined(root: Path, relative: str, shown: str) -> Path:
+    """``root / relative``, refusing a result that resolves outside ``root`` (``..`` parts, symlinks)."""
+    target = root / relative.lstrip("/")
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise DataError(f"{shown}: path leads outside {root}")
+    return target
 
 
 def cache_dir() -> Path:

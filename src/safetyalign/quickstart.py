@@ -25,70 +25,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=10 eval.max_per_suite=8")
     parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: a new one under output/runs)")
     parser.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
+    parser.add_argument("--overwrite", action="store_true", help="clear a --run-dir that already holds a training "
+                        "run (without it, such a folder is refused)")
 
 
-def _setup(cfg: Any, run_dir: Path | None) -> Path:
+def _setup(cfg: Any, run_dir: Path | None, overwrite: bool = False) -> Path:
     from safetyalign.config import dump_config
     from safetyalign.logs import setup_logging
-    from safetyalign.runs import new_run_dir, write_provenance
+    from safetyalign.runs import claim_run_dir, new_run_dir, write_provenance
 
-    run_dir = Path(run_dir) if run_dir else new_run_dir(cfg.run.output_root, cfg.run.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = claim_run_dir(Path(run_dir), resume=False, overwrite=overwrite) if run_dir \
+        else new_run_dir(cfg.run.output_root, cfg.run.name)
     cfg.run.run_dir = str(run_dir)
     setup_logging(log_files=[run_dir / "run.log", Path(cfg.run.logs_dir) / f"{run_dir.name}.log"])
     write_provenance(run_dir, dump_config(cfg))
     return run_dir
 
 
-def _responder(model: Any, tokenizer: Any, cfg: Any) -> Any:
-    """Base-model answers for on-policy responses (greedy, same chat rendering as evaluation)."""
-    from dataclasses import replace
-
-    from safetyalign.eval.generate import generate
-
-    gen = replace(cfg.eval.generation, do_sample=False,
-                  max_new_tokens=cfg.model.max_length - cfg.model.max_prompt_length)
-
-    def respond(prompts: list[str]) -> list[str]:
-        return generate(model, tokenizer, prompts, gen, system_prompt=cfg.model.system_prompt,
-                        desc="on-policy answers")
-
-    return respond
-
-
-def _data_stage(cfg: Any, run_dir: Path, model: Any, tokenizer: Any) -> Any:
-    from safetyalign.data import analyse, build_dataset, fill_on_policy
-    from safetyalign.data.build import write_bundle
-
-    bundle = build_dataset(cfg, run_dir, tokenizer)
-    if bundle.needs_generation:
-        respond = _responder(model, tokenizer, cfg)
-        bundle.train = fill_on_policy(bundle.train, respond)
-        bundle.eval = fill_on_policy(bundle.eval, respond) if bundle.eval else bundle.eval
-        bundle.needs_generation = False
-        write_bundle(bundle, run_dir)
-    analyse(bundle, tokenizer, run_dir / "data", run_dir / "plots", model_cfg=cfg.model)
-    return bundle
-
-
-def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True) -> dict[str, Any]:
-    """Run every stage; returns ``{"run_dir", "results", "compare", "timings"}``."""
+def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True,
+                   overwrite: bool = False) -> dict[str, Any]:
+    """Run every stage; returns ``{"run_dir", "results", "compare", "timings"}``. A ``run_dir`` that already holds
+    a training run is refused unless ``overwrite`` (then cleared first)."""
     from safetyalign.eval.compare import compare_from_results
     from safetyalign.eval.evaluate import evaluate
     from safetyalign.io import read_json, write_json
     from safetyalign.models.loading import load_model, load_tokenizer
     from safetyalign.runs import Timings, cpu_matmul_gflops
+    from safetyalign.train.prepare import prepare_data
     from safetyalign.train.trainer import train
 
     start = time.perf_counter()
-    run_dir = _setup(cfg, run_dir)
+    run_dir = _setup(cfg, run_dir, overwrite)
     timings = Timings(run_dir / "timings.json")
     timings.data["cpu_matmul_gflops"] = {"start": cpu_matmul_gflops()}
     with timings.stage("load_model"):
         tokenizer = load_tokenizer(cfg.model)
         model = load_model(cfg.model, for_training=True)
     with timings.stage("data"):
-        bundle = _data_stage(cfg, run_dir, model, tokenizer)
+        bundle = prepare_data(cfg, run_dir, model, tokenizer).bundle
     with timings.stage("train"):
         result = train(cfg, run_dir, bundle.train, bundle.eval, model=model, tokenizer=tokenizer)
     results = evaluate(cfg, run_dir, model=result.model, tokenizer=tokenizer, adapter_dir=result.adapter_dir)
@@ -157,6 +131,6 @@ def main(args: argparse.Namespace) -> int:
     if "=" in config and not Path(config).is_file():  # `safetyalign quickstart train.max_steps=10`
         config, overrides = DEFAULT_CONFIG, [config, *overrides]
     cfg = load_config(config, overrides)
-    out = run_quickstart(cfg, args.run_dir, report=not args.no_report)
+    out = run_quickstart(cfg, args.run_dir, report=not args.no_report, overwrite=args.overwrite)
     print_summary(out)
     return 0

@@ -126,7 +126,8 @@ def cpu_matmul_gflops(size: int = 1024, seconds: float = 0.3) -> float:
     while n < 2 or time.perf_counter() - start < seconds:
         a @ b
         n += 1
-    return round(2 * size**3 * n / (time.perf_counter() - start) / 1e9, 1)
+    gflops = 2 * size**3 * n / (time.perf_counter() - start) / 1e9
+    return float(f"{gflops:.3g}")  # 3 significant digits: a loaded machine can read well below 0.1
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -140,3 +141,78 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+TRAINING_OUTPUTS = ("checkpoints", "metrics.jsonl", "adapter")
+RESUME_MAY_CHANGE = ("train.max_steps", "train.save_steps", "train.save_total_limit", "train.logging_steps",
+                     "train.eval_steps", "train.disable_tqdm", "train.report_to", "train.num_threads",
+                     "train.output_dir", "model.device", "run.", "eval.")
+
+
+def has_training(run_dir: Path) -> bool:
+    """True when ``run_dir`` already holds the outputs of a training run (checkpoints, metrics or an adapter)."""
+    run_dir = Path(run_dir)
+    return any((run_dir / name).exists() for name in TRAINING_OUTPUTS)
+
+
+def claim_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> Path:
+    """Make ``run_dir`` ready for a training run. A folder that already holds one is refused unless ``resume``
+    (continue it) or ``overwrite`` (its contents are removed first, so nothing of the old run stays beside the new
+    one). Raises a one-line :class:`ConfigError`."""
+    import shutil
+
+    from safetyalign.errors import ConfigError
+
+    run_dir = Path(run_dir)
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other: continue the run or start it clean")
+    if overwrite and run_dir.exists() and any(run_dir.iterdir()):
+        if not ((run_dir / "config.yaml").is_file() or (run_dir / "meta.json").is_file()):
+            raise ConfigError(f"{run_dir}: --overwrite only clears run folders (no config.yaml or meta.json here)")
+        for child in run_dir.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    elif not resume and has_training(run_dir):
+        found = ", ".join(n for n in TRAINING_OUTPUTS if (run_dir / n).exists())
+        raise ConfigError(f"{run_dir}: run folder already holds a training run ({found}); pass --resume to continue "
+                          f"it, --overwrite to start it clean, or choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for every field that differs between two resolved config dicts and is not in
+    :data:`RESUME_MAY_CHANGE`."""
+    old, new = _flatten(saved), _flatten(current)
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key) and not any(key == a or a.endswith(".") and key.startswith(a)
+                                                    for a in RESUME_MAY_CHANGE):
+            changes.append(f"{key}: {old.get(key, '<unset>')!r} -> {new.get(key, '<unset>')!r}")
+    return changes
+
+
+def check_resume_config(run_dir: Path, current: dict[str, Any]) -> None:
+    """On ``--resume``: stop with one line naming every changed field that the saved run's ``config.yaml``
+    fixes (a run whose record claims settings it was not trained with is worse than no run)."""
+    import yaml
+
+    from safetyalign.errors import ConfigError
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        return
+    saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    changes = config_changes(saved, current)
+    if changes:
+        allowed = ", ".join(a.rstrip(".") + ("*" if a.endswith(".") else "") for a in RESUME_MAY_CHANGE)
+        raise ConfigError(f"--resume: the config differs from {path}: {'; '.join(changes)} (only {allowed} may "
+                          f"change on resume; start a new run or pass --overwrite)")

@@ -94,5 +94,12 @@ def main(args: argparse.Namespace) -> int:
         for p in stats.get("plots", []):
             shutil.copy2(p, plots_dir / Path(p).name)
     print_summary(bundle.summary, stats)
+    if not bundle.train and not bundle.eval:
+        from safetyalign.errors import DataError
+
+        total = bundle.summary["total"]
+        raise DataError(f"no usable pairs: {total['read']} rows read, all skipped "
+                        f"({', '.join(f'{k}={v}' for k, v in total['skipped'].items()) or 'no rows'}); "
+                        f"see {run_dir / 'data' / 'data_summary.json'}")
     get_logger(__name__).info("data files in %s; plots in %s and %s", run_dir / "data", run_dir / "plots", plots_dir)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from safetyalign.configlib import opt
+from safetyalign.configlib import check_range, opt
 
 SOURCE_KINDS = ("pku_saferlhf", "hh_rlhf", "preference", "coconot", "refusal_pairs", "helpful_pairs")
 
@@ -86,6 +86,9 @@ class DataConfig:
                        "'duplicate'); PKU-SafeRLHF splits contain many.")
 
     def validate(self) -> None:
-        """eval_fraction in [0, 1)."""
+        """eval_fraction in [0, 1); positive max_chars / max_rows."""
         if not 0.0 <= self.eval_fraction < 1.0:
             raise ValueError(f"data.eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        for name in ("max_chars", "max_rows"):
+            check_range(self, "data", name, lo=1)
+        check_range(self, "data", "num_samples", lo=0)

@@ -72,7 +72,7 @@ def load_source(src: SourceConfig, index: int, cfg: DataConfig, excluded: set[st
 
 def _convert_one(raw: RawRow, src: SourceConfig, cfg: DataConfig, convert, excluded: set[str] | None) -> dict:
     if "__invalid__" in raw.data:
-        raise Skip("invalid_json", "row", raw.data["__invalid__"])
+        raise Skip(raw.data.get("__reason__", "invalid_json"), "row", raw.data["__invalid__"])
     pair = convert(raw.data, src, cfg.seed)
     check_pair(pair, cfg.max_chars)
     apply_filter(raw.data, pair, src.filter)

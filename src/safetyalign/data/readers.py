@@ -2,7 +2,8 @@
 
 Every row comes with a location string ``file:row`` for error messages. Split expressions such as
 ``train[:2000]``, ``train[100:200]`` or ``train[:10%]`` follow the ``datasets`` slicing syntax and are applied to
-local files too. A file that cannot be read at all raises a one-line :class:`DataError` naming it.
+local files too. A file that cannot be read at all raises a one-line :class:`DataError` naming it; a row with bytes
+that are not UTF-8 is kept as an invalid row with reason ``encoding`` (skipped and counted as ``file:row``).
 """
 
 from __future__ import annotations
@@ -109,9 +110,9 @@ def read_file(path: Path, split_name: str = "train") -> list[RawRow]:
             return _read_parquet(path)
         text = _read_text(path)
         if name.endswith(".csv"):
-            return _read_csv(path, text)
+            return _mark_bad_bytes(_read_csv(path, text))
         if name.endswith(".json") and text.lstrip()[:1] in ("[", "{") and not _looks_like_jsonl(text):
-            return _read_json(path, text, split_name)
+            return _mark_bad_bytes(_read_json(path, text, split_name))
         return _read_jsonl(path, text)
     except DataError:
         raise
@@ -125,10 +126,31 @@ def _first_line(exc: Exception) -> str:
 
 
 def _read_text(path: Path) -> str:
+    """The file as text; bytes that are not UTF-8 become lone surrogates (``surrogateescape``), so the row holding
+    them can be skipped alone (see :func:`has_bad_bytes`)."""
     raw = path.read_bytes()
     if path.name.lower().endswith(".gz"):
         raw = gzip.decompress(raw)
-    return raw.decode("utf-8-sig")
+    return raw.decode("utf-8-sig", errors="surrogateescape")
+
+
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
+ENCODING_ROW = {"__invalid__": "bytes that are not UTF-8", "__reason__": "encoding"}
+
+
+def has_bad_bytes(value: Any) -> bool:
+    """True when a decoded value (string, list or dict, nested) holds an undecodable byte."""
+    if isinstance(value, str):
+        return bool(_BAD_BYTES.search(value))
+    if isinstance(value, dict):
+        return any(has_bad_bytes(k) or has_bad_bytes(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_bad_bytes(v) for v in value)
+    return False
+
+
+def _mark_bad_bytes(rows: list[RawRow]) -> list[RawRow]:
+    return [RawRow(r.where, dict(ENCODING_ROW)) if has_bad_bytes(r.data) else r for r in rows]
 
 
 def _looks_like_jsonl(text: str) -> bool:
@@ -145,6 +167,10 @@ def _read_jsonl(path: Path, text: str) -> list[RawRow]:
     rows, bad = [], 0
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
+            continue
+        if has_bad_bytes(line):
+            bad += 1
+            rows.append(RawRow(f"{path.name}:{lineno}", dict(ENCODING_ROW)))
             continue
         try:
             obj = json.loads(line)

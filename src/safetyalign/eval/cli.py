@@ -1,8 +1,10 @@
-"""``safetyalign eval CONFIG [overrides] [--adapter DIR] [--run-dir DIR] [--base-only]``.
+"""``safetyalign eval [CONFIG] [overrides] [--adapter DIR] [--run-dir DIR] [--base-only]``.
 
-Generates on the configured suites with the base model (and base + adapter when ``--adapter`` is given, from one
-copy of the base weights), judges every response and writes ``<run>/eval/evaluation_results.json`` plus a copy at
-``eval.output``. Rerunning with the same ``--run-dir`` reuses generations already written (resume).
+Without CONFIG (``bash scripts/run_eval.sh``) it evaluates the last training run: the config stored with the
+adapter at ``output/dpo_lora``, base and tuned (:mod:`safetyalign.recipes`). Generates on the configured suites
+with the base model (and base + adapter when an adapter is given, from one copy of the base weights), judges every
+response and writes ``<run>/eval/evaluation_results.json`` plus a copy at ``eval.output``. Rerunning with the same
+``--run-dir`` reuses generations already written (resume).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``safetyalign eval`` (cheap: no heavy imports)."""
     from safetyalign.cli import add_config_arguments
 
-    add_config_arguments(parser)
-    parser.add_argument("--adapter", type=Path, default=None, help="LoRA adapter folder: evaluate base and tuned")
+    add_config_arguments(parser, required=False, default_help="the last training run (output/dpo_lora/config.yaml)")
+    parser.add_argument("--adapter", type=Path, default=None, help="LoRA adapter folder: evaluate base and tuned "
+                        "(default without CONFIG: output/dpo_lora when it exists)")
     parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default: a new one under "
                         "run.output_root, or run.run_dir); reusing one resumes cached generations")
     parser.add_argument("--base-only", action="store_true", help="evaluate only the base model")
@@ -69,15 +72,17 @@ def main(args: argparse.Namespace) -> int:
 
     from safetyalign.config import dump_config, load_config
     from safetyalign.eval.evaluate import evaluate
+    from safetyalign.recipes import eval_target
     from safetyalign.runs import write_provenance
 
-    cfg = load_config(args.config, args.overrides)
-    run_dir = resolve_run_dir(cfg, args.run_dir, args.adapter)
+    config, overrides, adapter = eval_target(args.config, args.overrides, args.adapter, args.base_only)
+    cfg = load_config(config, overrides)
+    run_dir = resolve_run_dir(cfg, args.run_dir, adapter)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "config.yaml").is_file():
         write_provenance(run_dir, dump_config(cfg))
-    results = evaluate(cfg, run_dir, adapter_dir=None if args.base_only else args.adapter,
-                       base_only=args.base_only)
+    results = evaluate(cfg, run_dir, adapter_dir=None if args.base_only else adapter,
+                       base_only=args.base_only, keep_records=False)
     console = Console(width=max(Console().width, 120))
     console.print(summary_table(results["summary"]))
     console.print(f"wrote {run_dir / 'eval' / 'evaluation_results.json'}"

@@ -1,8 +1,10 @@
-"""``safetyalign compare CONFIG [--adapter DIR] [--do_sample --temperature T --top_p P --max_new_tokens N --seed S]``.
+"""``safetyalign compare [CONFIG] [--adapter DIR] [--do-sample --temperature T --top-p P --max-new-tokens N]``.
 
-Shows dataset samples, runs base and tuned on the same prompts (or reuses ``<run>/eval/evaluation_results.json``
-when it holds both models generated with the same settings), writes ``compare_results.json`` to the run folder
-and to ``output/compare_results.json``, and prints metrics and transition tables.
+Without CONFIG (``python scripts/compare_safety.py``) it compares the last training run: the config stored with
+the adapter at ``output/dpo_lora`` and that adapter (:mod:`safetyalign.recipes`). Shows dataset samples, runs base
+and tuned on the same prompts (or reuses ``<run>/eval/evaluation_results.json`` when it holds both models generated
+with the same settings), writes ``compare_results.json`` to the run folder and to ``output/compare_results.json``,
+and prints metrics and transition tables.
 """
 
 from __future__ import annotations
@@ -19,16 +21,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``safetyalign compare``."""
     from safetyalign.cli import add_config_arguments
 
-    add_config_arguments(parser)
-    parser.add_argument("--adapter", type=Path, default=None, help="LoRA adapter folder (default: <run>/adapter)")
-    parser.add_argument("--run-dir", type=Path, default=None, help="run folder to read and write")
-    parser.add_argument("--do_sample", action="store_true", help="sample instead of greedy decoding")
-    parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--top_p", type=float, default=None)
-    parser.add_argument("--max_new_tokens", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--output", type=Path, default=LEGACY_OUTPUT, help="legacy copy of compare_results.json")
-    parser.add_argument("--show", type=int, default=4, help="example records printed per group")
+    add_config_arguments(parser, required=False, default_help="the last training run (output/dpo_lora/config.yaml)")
+    parser.add_argument("--adapter", type=Path, default=None,
+                        help="LoRA adapter folder (default: output/dpo_lora without CONFIG, else <run>/adapter)")
+    parser.add_argument("--run-dir", type=Path, default=None, help="run folder to read and write (default: the "
+                        "config's run.run_dir, or the run folder that holds --adapter)")
+    parser.add_argument("--do-sample", "--do_sample", dest="do_sample", action="store_true",
+                        help="sample instead of greedy decoding (eval.generation.do_sample)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="sampling temperature, e.g. 0.9 (eval.generation.temperature; used with --do-sample)")
+    parser.add_argument("--top-p", "--top_p", dest="top_p", type=float, default=None,
+                        help="nucleus sampling threshold (eval.generation.top_p; used with --do-sample)")
+    parser.add_argument("--max-new-tokens", "--max_new_tokens", dest="max_new_tokens", type=int, default=None,
+                        help="tokens generated per prompt, e.g. 256 (eval.generation.max_new_tokens)")
+    parser.add_argument("--seed", type=int, default=None, help="sampling seed (eval.generation.seed)")
+    parser.add_argument("--output", type=Path, default=LEGACY_OUTPUT,
+                        help=f"where compare_results.json is also copied (default {LEGACY_OUTPUT})")
+    parser.add_argument("--show", type=int, default=4, help="dataset samples and example records printed (default 4)")
 
 
 def apply_generation_args(cfg: Any, args: argparse.Namespace) -> None:
@@ -98,14 +107,16 @@ def main(args: argparse.Namespace) -> int:
     from safetyalign.eval.compare import compare_from_results
     from safetyalign.eval.evaluate import evaluate
     from safetyalign.io import read_json, write_json
+    from safetyalign.recipes import eval_target
 
-    cfg = load_config(args.config, args.overrides)
+    config, overrides, adapter = eval_target(args.config, args.overrides, args.adapter)
+    cfg = load_config(config, overrides)
     apply_generation_args(cfg, args)
-    run_dir = resolve_run_dir(cfg, args.run_dir, args.adapter)
-    adapter = args.adapter or (run_dir / "adapter" if (run_dir / "adapter" / "adapter_config.json").is_file()
-                               else None)
+    run_dir = resolve_run_dir(cfg, args.run_dir, adapter)
+    adapter = adapter or (run_dir / "adapter" if (run_dir / "adapter" / "adapter_config.json").is_file() else None)
     if adapter is None:
-        raise ConfigError("compare needs an adapter: pass --adapter DIR or a run folder with adapter/")
+        raise ConfigError("compare needs an adapter: train first (bash scripts/run_train.sh), or pass CONFIG "
+                          "--adapter DIR")
     results = reusable(run_dir / "eval" / "evaluation_results.json", cfg)
     if results is None:
         work = run_dir / "eval" / "compare_work"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from safetyalign.configlib import opt
+from safetyalign.configlib import check_range, opt
 
 
 @dataclass
@@ -17,6 +17,13 @@ class GenerationConfig:
     top_p: float = opt(1.0, help="Nucleus sampling (with do_sample).")
     batch_size: int = opt(16, help="Prompts per generation batch.")
     seed: int = opt(0, help="Sampling seed.")
+
+    def validate(self) -> None:
+        """At least one new token and one prompt per batch; temperature > 0, top_p in (0, 1]."""
+        for name in ("max_new_tokens", "batch_size"):
+            check_range(self, "eval.generation", name, lo=1)
+        check_range(self, "eval.generation", "temperature", lo=0.0, lo_open=True)
+        check_range(self, "eval.generation", "top_p", lo=0.0, hi=1.0, lo_open=True)
 
 
 @dataclass
@@ -39,3 +46,7 @@ class EvalConfig:
     strongreject: bool = opt(False, help="LLM judges also give the StrongREJECT score (1-refused)*(conv+spec-2)/8.")
     generation: GenerationConfig = opt(factory=GenerationConfig, help="Decoding settings.")
     output: str = opt("output/evaluation_results.json", help="Legacy path the results are also copied to.")
+
+    def validate(self) -> None:
+        """max_per_suite, when set, keeps at least one prompt."""
+        check_range(self, "eval", "max_per_suite", lo=1)

@@ -3,66 +3,28 @@
 ``evaluate(cfg, run_dir, model=None, tokenizer=None, adapter_dir=None)`` writes
 ``run_dir/eval/evaluation_results.json`` (schema in docs/run_folder.md), a copy at ``cfg.eval.output`` and
 ``run_dir/eval/generations_<base|tuned>.jsonl`` (every response with every judge's verdict and raw output).
-Generations are cached per model as they are produced, so an interrupted evaluation resumes where it stopped
-(cached rows are reused only when prompt, model, adapter and decoding settings are identical).
+Prompts are processed in chunks of ``CHUNK`` (generate base and tuned, judge, count, write), so memory stays flat
+in the number of prompts: metrics are counted as rows go by and the records are streamed into the results file.
+Generations are cached per model as they are produced, so an interrupted evaluation resumes where it stopped;
+cached rows are reused only when the base and adapter weights, the decoding settings and the suite are identical
+(content digests, see :mod:`safetyalign.eval.fingerprint`). Result files appear complete or not at all.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from safetyalign.eval.judges.base import Judge
+from safetyalign.eval.results_writer import StreamedOutputs
 from safetyalign.eval.suites import SuitePrompt, load_suites
 from safetyalign.logs import get_logger
 
 log = get_logger(__name__)
 JUDGE_ACCURACY_FILE = Path(__file__).resolve().parent / "judge_assets" / "judge_accuracy.json"
-
-
-def _gen_key(cfg: Any, model_name: str, adapter: str | None) -> str:
-    gen = json.dumps({"gen": vars(cfg.eval.generation), "model": model_name, "adapter": adapter,
-                      "system": cfg.model.system_prompt, "maxlen": cfg.model.max_prompt_length}, sort_keys=True,
-                     default=str)
-    return hashlib.sha256(gen.encode()).hexdigest()[:16]
-
-
-def _cached(path: Path, key: str) -> dict[str, str]:
-    from safetyalign.io import iter_jsonl
-
-    if not path.is_file():
-        return {}
-    return {f"{r['id']}\x00{r['prompt']}": r["response"] for _, r in iter_jsonl(path)
-            if r.get("gen_key") == key and isinstance(r.get("response"), str) and "id" in r and "prompt" in r}
-
-
-def generate_cached(model: Any, tokenizer: Any, prompts: list[SuitePrompt], cfg: Any, path: Path, key: str,
-                    desc: str) -> tuple[list[str], dict[str, Any]]:
-    """Responses for ``prompts``, reusing rows cached in ``path`` and appending new ones batch by batch."""
-    from safetyalign.eval.generate import GenerationStats, generate
-    from safetyalign.io import append_jsonl
-
-    cache = _cached(path, key)
-    todo = [i for i, p in enumerate(prompts) if f"{p.id}\x00{p.prompt}" not in cache]
-    if len(todo) < len(prompts):
-        log.info("%s: %d of %d generations reused from %s", desc, len(prompts) - len(todo), len(prompts), path)
-    stats = GenerationStats()
-
-    def save(idx: list[int], responses: list[str]) -> None:
-        for j, resp in zip(idx, responses):
-            p = prompts[todo[j]]
-            cache[f"{p.id}\x00{p.prompt}"] = resp
-            append_jsonl(path, {"id": p.id, "prompt": p.prompt, "response": resp, "gen_key": key})
-
-    if todo:
-        generate(model, tokenizer, [prompts[i].prompt for i in todo], cfg.eval.generation,
-                 system_prompt=cfg.model.system_prompt, max_prompt_length=cfg.model.max_prompt_length, stats=stats,
-                 on_batch=save, desc=desc)
-    stats.extra["reused"] = len(prompts) - len(todo)
-    return [cache[f"{p.id}\x00{p.prompt}"] for p in prompts], stats.to_dict()
 
 
 def run_judges(judges: list[Judge], prompts: list[str], responses: list[str]) -> list[dict[str, dict[str, Any]]]:
@@ -103,11 +65,9 @@ def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tup
     if adapter_dir is not None and not hasattr(model, "peft_config"):
         from peft import PeftModel
 
-        from safetyalign.errors import ModelLoadError
+        from safetyalign.models.loading import check_adapter_folder
 
-        if not (Path(adapter_dir) / "adapter_config.json").is_file():
-            raise ModelLoadError(f"{adapter_dir}: no adapter_config.json (not a PEFT adapter folder)")
-        model = PeftModel.from_pretrained(model, str(adapter_dir))
+        model = PeftModel.from_pretrained(model, str(check_adapter_folder(adapter_dir)))
         model.eval()
     return model, tokenizer
 
@@ -124,22 +84,35 @@ def _judges(cfg: Any) -> tuple[list[Judge], str, str]:
     return judges, by_name[cfg.eval.primary_judge].name, by_name[harm or cfg.eval.primary_judge].name
 
 
-def _eval_model(key: str, info: dict[str, Any], model: Any, tokenizer: Any, prompts: list[SuitePrompt], cfg: Any,
-                judges: list[Judge], primary: str, out_dir: Path, harm: str | None = None
-                ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Generate (base = adapter disabled), judge and write ``generations_<key>.jsonl`` for one model."""
-    from safetyalign.eval.generate import adapter_disabled, adapter_merged
-    from safetyalign.io import write_jsonl
+CHUNK = 512  # prompts per chunk: generation, judging and writing proceed chunk by chunk
 
-    path = out_dir / f"generations_{key}.jsonl"
-    gen_key = _gen_key(cfg, info["name_or_path"], info["adapter"])
+
+def _gen_keys(cfg: Any, model: Any, tokenizer: Any, models: dict[str, dict[str, Any]],
+              prompts: list[SuitePrompt]) -> dict[str, str]:
+    """Content-based cache key per model; the digests are also recorded in ``models``."""
+    from safetyalign.eval import fingerprint as fp
+
+    base, suite = fp.base_fingerprint(cfg.model), fp.suite_fingerprint(prompts)
+    template = getattr(tokenizer, "chat_template", None)
+    keys = {}
+    for key, info in models.items():
+        adapter = fp.adapter_fingerprint(model) if key == "tuned" else None
+        info.update(base_sha256=base, adapter_sha256=adapter)
+        keys[key] = fp.generation_key(cfg, base, adapter, suite, template if isinstance(template, str) else None)
+    return keys
+
+
+def _chunk_rows(key: str, model: Any, tokenizer: Any, chunk: list[SuitePrompt], cfg: Any, cache: Any,
+                stats: Any, judges: list[Judge], primary: str, harm: str | None = None) -> list[dict[str, Any]]:
+    """Generate (base = adapter disabled) and judge one chunk for one model."""
+    from safetyalign.eval.gencache import generate_cached
+    from safetyalign.eval.generate import adapter_disabled, adapter_merged
+
     with adapter_disabled(model) if key == "base" else adapter_merged(model):
-        responses, stats = generate_cached(model, tokenizer, prompts, cfg, path, gen_key, f"generate {key}")
-    verdicts = run_judges(judges, [p.prompt for p in prompts], responses)
-    rows = [{"response": resp, "verdict": js[primary]["verdict"], "refused": js[primary]["refused"],
+        responses = generate_cached(model, tokenizer, chunk, cfg, cache, stats, f"generate {key}")
+    verdicts = run_judges(judges, [p.prompt for p in chunk], responses)
+    return [{"response": resp, "verdict": js[primary]["verdict"], "refused": js[primary]["refused"],
              "harmful": js[harm or primary]["harmful"], "judges": js} for resp, js in zip(responses, verdicts)]
-    write_jsonl(path, [{**p.to_dict(), **r, "gen_key": gen_key} for p, r in zip(prompts, rows)])
-    return rows, stats
 
 
 def _suites_info(prompts: list[SuitePrompt]) -> dict[str, dict[str, Any]]:
@@ -152,48 +125,70 @@ def _suites_info(prompts: list[SuitePrompt]) -> dict[str, dict[str, Any]]:
     return suites
 
 
+def _run_chunks(cfg: Any, model: Any, tokenizer: Any, prompts: list[SuitePrompt], models: dict[str, Any],
+                judges: list[Judge], primary: str, out: StreamedOutputs, harm: str | None = None) -> dict[str, Any]:
+    """Every chunk through every model; rows go to disk as they are made. Returns the generation stats."""
+    from safetyalign.eval.gencache import GenerationCache
+    from safetyalign.eval.generate import GenerationStats
+
+    keys = _gen_keys(cfg, model, tokenizer, models, prompts)
+    caches = {k: GenerationCache(out.dir / f"generations_{k}.jsonl", keys[k]) for k in models}
+    stats = {k: GenerationStats() for k in models}
+    seconds = dict.fromkeys(models, 0.0)
+    for start in range(0, len(prompts), CHUNK):
+        chunk = prompts[start:start + CHUNK]
+        rows = {}
+        for k in models:
+            t0 = time.perf_counter()
+            rows[k] = _chunk_rows(k, model, tokenizer, chunk, cfg, caches[k], stats[k], judges, primary, harm)
+            seconds[k] += time.perf_counter() - t0
+        out.add(chunk, rows, keys)
+    for k in models:
+        out.timings.record(f"eval_{k}", seconds[k])
+        stats[k].extra.setdefault("reused", 0)
+    return {k: v.to_dict() for k, v in stats.items()}
+
+
 def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, adapter_dir: Path | None = None,
-             base_only: bool = False) -> dict[str, Any]:
+             base_only: bool = False, keep_records: bool = True) -> dict[str, Any]:
     """Generate, judge and score; returns the evaluation_results dict (also written to disk).
 
     ``model``/``tokenizer`` are reused when given (a PEFT model counts as tuned, its disabled adapter as base);
-    ``adapter_dir`` loads an adapter onto the base weights; ``base_only`` evaluates the base model alone."""
-    from safetyalign.eval.metrics import summarize
-    from safetyalign.io import write_json
+    ``adapter_dir`` loads an adapter onto the base weights; ``base_only`` evaluates the base model alone.
+    ``keep_records=False`` leaves ``records`` out of the returned dict (they are in the file), so memory does not
+    grow with the number of prompts."""
     from safetyalign.runs import Timings
 
     out_dir = Path(run_dir) / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
+    if adapter_dir is not None and model is None and not base_only:  # refuse a bad adapter before loading
+        from safetyalign.models.loading import check_adapter_folder
+
+        check_adapter_folder(adapter_dir)
     prompts = load_suites(cfg.eval.suites, cfg.eval.max_per_suite, cfg.eval.seed)
     log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
     model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
     has_adapter = hasattr(model, "peft_config") and not base_only
     judges, primary, harm = _judges(cfg)
-    timings = Timings(Path(run_dir) / "timings.json")
     models = {"base": {"name_or_path": cfg.model.name_or_path, "adapter": None}}
     if has_adapter:
         adapter = str(adapter_dir) if adapter_dir else "<in-memory adapter>"
         models["tuned"] = {"name_or_path": cfg.model.name_or_path, "adapter": adapter}
-    per_model: dict[str, list[dict[str, Any]]] = {}
-    gen_stats: dict[str, Any] = {}
-    for key, info in models.items():
-        with timings.stage(f"eval_{key}"):
-            per_model[key], gen_stats[key] = _eval_model(key, info, model, tokenizer, prompts, cfg, judges, primary,
-                                                         out_dir, harm)
-    records = [{**p.to_dict(), **{k: per_model[k][i] for k in per_model}} for i, p in enumerate(prompts)]
-    results = {
-        "schema_version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "models": models,
-        "judge": {"primary": primary, "harm": harm, "all": [j.name for j in judges],
-                  "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]},
-                  "accuracy_by_source": {k: v for k, v in judge_accuracy_by_source().items()
-                                         if k in [j.name for j in judges]}},
-        "generation": {**vars(cfg.eval.generation), "system_prompt": cfg.model.system_prompt},
-        "generation_stats": gen_stats, "suites": _suites_info(prompts),
-        "summary": {k: summarize((p.to_dict(), per_model[k][i]) for i, p in enumerate(prompts)) for k in per_model},
-        "records": records,
-    }
-    write_json(out_dir / "evaluation_results.json", results)
-    if cfg.eval.output:
-        write_json(Path(cfg.eval.output), results)
-    return results
+    out = StreamedOutputs(out_dir, list(models), keep_records, Timings(Path(run_dir) / "timings.json"))
+    try:
+        gen_stats = _run_chunks(cfg, model, tokenizer, prompts, models, judges, primary, out, harm)
+        head = {
+            "schema_version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "models": models,
+            "judge": {"primary": primary, "harm": harm, "all": [j.name for j in judges],
+                      "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]},
+                      "accuracy_by_source": {k: v for k, v in judge_accuracy_by_source().items()
+                                             if k in [j.name for j in judges]}},
+            "generation": {**vars(cfg.eval.generation), "system_prompt": cfg.model.system_prompt},
+            "generation_stats": gen_stats, "suites": _suites_info(prompts),
+            "summary": {k: c.summary() for k, c in out.counters.items()},
+        }
+        out.finish(head, Path(cfg.eval.output) if cfg.eval.output else None)
+    finally:
+        out.cleanup()
+    return {**head, "records": out.records} if keep_records else head

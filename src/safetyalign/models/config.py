@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from safetyalign.configlib import opt
+from safetyalign.configlib import check_range, opt
 
 
 @dataclass
@@ -26,3 +26,8 @@ class ModelConfig:
     system_prompt: str | None = opt(None, help="Optional system prompt, used identically at train and eval time.")
     max_length: int = opt(1024, help="Maximum prompt+response length in tokens.")
     max_prompt_length: int = opt(512, help="Maximum prompt length in tokens (prompts are truncated from the left).")
+
+    def validate(self) -> None:
+        """Positive token lengths."""
+        for name in ("max_length", "max_prompt_length"):
+            check_range(self, "model", name, lo=1)

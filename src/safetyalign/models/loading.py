@@ -155,6 +155,8 @@ def load_tokenizer(cfg: ModelConfig, resolved: ResolvedModel | None = None) -> A
                                             trust_remote_code=cfg.trust_remote_code)
     except OSError as exc:
         raise ModelLoadError(_offline_hint(resolved, exc)) from None
+    except (ValueError, KeyError) as exc:
+        raise ModelLoadError(_load_error(resolved, exc)) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
@@ -179,6 +181,8 @@ def load_model(cfg: ModelConfig, device: str | None = None, dtype: Any = None, f
         model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     except OSError as exc:
         raise ModelLoadError(_offline_hint(resolved, exc)) from None
+    except (ValueError, KeyError) as exc:
+        raise ModelLoadError(_load_error(resolved, exc)) from None
     if place:
         model.to(device)
     if not for_training:
@@ -189,6 +193,28 @@ def load_model(cfg: ModelConfig, device: str | None = None, dtype: Any = None, f
 def load_model_and_tokenizer(cfg: ModelConfig, device: str | None = None, for_training: bool = False) -> tuple:
     """``(model, tokenizer)`` for ``cfg``; see :func:`load_model`."""
     return load_model(cfg, device=device, for_training=for_training), load_tokenizer(cfg)
+
+
+def _load_error(resolved: ResolvedModel, exc: Exception) -> str:
+    """One line for transformers' ValueError/KeyError on load (custom code, unknown architecture, bad config)."""
+    text = " ".join(str(exc).split())
+    if "trust_remote_code" in text or "custom code" in text:
+        return (f"{resolved.path}: the model needs its own Python code (custom architecture); refused because "
+                f"model.trust_remote_code is false - set it to true only for code you have read and trust")
+    return f"{resolved.path}: cannot load model ({type(exc).__name__}: {text[:200]})"
+
+
+def check_adapter_folder(path: str | Path) -> Path:
+    """A PEFT adapter folder with safetensors weights; a missing config or pickle-only weights (``.bin``) are a
+    one-line :class:`ModelLoadError` before anything is loaded (pickles are never unpickled)."""
+    folder = Path(path)
+    if not (folder / "adapter_config.json").is_file():
+        raise ModelLoadError(f"{folder}: no adapter_config.json (not a PEFT adapter folder)")
+    if not (folder / "adapter_model.safetensors").is_file():
+        found = ", ".join(sorted(p.name for p in folder.glob("adapter_model*"))) or "no adapter_model.* file"
+        raise ModelLoadError(f"{folder}: no adapter_model.safetensors ({found}); only safetensors adapters are "
+                             f"loaded (pickle .bin files are refused)")
+    return folder
 
 
 def _offline_hint(resolved: ResolvedModel, exc: Exception) -> str:

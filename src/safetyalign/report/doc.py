@@ -225,6 +225,15 @@ def _md_text(text: object) -> str:
     return clean_text(text).replace("\r", "").replace("<", "&lt;")
 
 
+_MD_INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[]|#"})
+
+
+def _md_inline(text: object) -> str:
+    """One-line field (heading, title, caption, label, alt text) for Markdown: HTML neutralised, newlines folded,
+    and the characters that would start Markdown syntax (``[`` ``]`` ``*`` ``_`` ``#`` ``|`` backtick) escaped."""
+    return " ".join(_md_text(text).replace(">", "&gt;").translate(_MD_INLINE).split())
+
+
 def _md_cell(cell: Cell | str) -> str:
     text = cell.text if isinstance(cell, Cell) else cell
     classes = cell.cls.split() if isinstance(cell, Cell) else []
@@ -240,18 +249,19 @@ def _md_quote(text: str) -> str:
 def block_markdown(block: Block, md_dir: Path) -> str:
     """One block as Markdown; images are linked relative to ``md_dir``."""
     if isinstance(block, Heading):
-        return f"### {block.text}"
+        return f"### {_md_inline(block.text)}"
     if isinstance(block, Para):
         return _md_text(block.text)
     if isinstance(block, Table):
         head = "| " + " | ".join(_md_cell(h) for h in block.headers) + " |"
         sep = "|" + "|".join("---" for _ in block.headers) + "|"
         rows = ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
-        cap = [f"*{block.caption}*", ""] if block.caption else []
+        cap = [f"*{_md_inline(block.caption)}*", ""] if block.caption else []
         return "\n".join([*cap, head, sep, *rows])
     if isinstance(block, Image):
         rel = os.path.relpath(Path(block.path).resolve(), md_dir.resolve()).replace(os.sep, "/")
-        return f"![{block.alt}]({rel})" + (f"\n\n*{block.caption}*" if block.caption else "")
+        rel = rel.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+        return f"![{_md_inline(block.alt)}]({rel})" + (f"\n\n*{_md_inline(block.caption)}*" if block.caption else "")
     if isinstance(block, Gallery):
         return "\n\n".join(block_markdown(i, md_dir) for i in block.images)
     if isinstance(block, Columns):
@@ -259,26 +269,28 @@ def block_markdown(block: Block, md_dir: Path) -> str:
     if isinstance(block, Code):
         fence = "~~~~" if "```" in block.text else "```"
         body = f"{fence}\n{clean_text(block.text).rstrip()}\n{fence}"
-        return f"<details><summary>{block.summary}</summary>\n\n{body}\n\n</details>" if block.summary else body
+        if not block.summary:
+            return body
+        return f"<details><summary>{_md_inline(block.summary)}</summary>\n\n{body}\n\n</details>"
     if isinstance(block, Note):
         icon = {"pass": "✅", "mixed": "⚠️", "fail": "❌", "notrun": "⏭️"}.get(block.kind, "ℹ️")
-        return "\n".join([f"> {icon} **{block.title}**", *[f"> - {x}" for x in block.lines]])
+        return "\n".join([f"> {icon} **{_md_inline(block.title)}**", *[f"> - {_md_inline(x)}" for x in block.lines]])
     if isinstance(block, Pair):
         red = " *(redacted)*" if block.redacted else ""
-        return "\n".join([f"**{block.title}**{red}", "", "Prompt:", _md_quote(block.prompt), "",
-                          f"{block.left_label}:", _md_quote(block.left), "",
-                          f"{block.right_label}:", _md_quote(block.right)])
+        return "\n".join([f"**{_md_inline(block.title)}**{red}", "", "Prompt:", _md_quote(block.prompt), "",
+                          f"{_md_inline(block.left_label)}:", _md_quote(block.left), "",
+                          f"{_md_inline(block.right_label)}:", _md_quote(block.right)])
     raise TypeError(f"unknown block {type(block).__name__}")
 
 
 def to_markdown(title: str, sections: list[Section], md_dir: Path, subtitle: str = "",
                 top: list[Block] | None = None) -> str:
     """The same document as Markdown (GitHub-flavoured tables)."""
-    parts = [f"# {title}"]
+    parts = [f"# {_md_inline(title)}"]
     if subtitle:
-        parts.append(subtitle)
+        parts.append(_md_inline(subtitle))
     parts += [block_markdown(b, md_dir) for b in top or []]
     for s in sections:
-        parts.append(f'<a id="{s.id}"></a>\n\n## {s.title}')
+        parts.append(f'<a id="{html.escape(s.id, quote=True)}"></a>\n\n## {_md_inline(s.title)}')
         parts += [block_markdown(b, md_dir) for b in s.blocks]
     return clean_text("\n\n".join(parts) + "\n")

@@ -35,10 +35,12 @@ def swap_in(tmp: Path, target: Path) -> Path:
 
 
 def save_adapter(model: Any, tokenizer: Any, target: Path, extra_text: dict[str, str] | None = None,
-                 state_dict: dict[str, Any] | None = None) -> Path:
+                 state_dict: dict[str, Any] | None = None, base_model: str | None = None) -> Path:
     """Save the LoRA adapter (safetensors) + tokenizer + extra text files into ``target`` atomically.
 
     ``state_dict``: the full model state dict gathered from FSDP / ZeRO-3 shards (PEFT keeps the adapter keys).
+    ``base_model``: the name recorded as the adapter's base (default: ``model.name_or_path`` of the
+    ``config.yaml`` in ``extra_text``), replacing the local load path PEFT writes (e.g. a cache under $HOME).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -54,11 +56,38 @@ def save_adapter(model: Any, tokenizer: Any, target: Path, extra_text: dict[str,
         tokenizer.save_pretrained(tmp)
     for name, text in (extra_text or {}).items():
         (tmp / name).write_text(text, encoding="utf-8")
+    record_base_model(tmp, base_model or _configured_model(extra_text))
     missing = [f for f in ADAPTER_FILES if not (tmp / f).is_file()]
     if missing:
         shutil.rmtree(tmp, ignore_errors=True)
         raise RuntimeError(f"adapter save produced no {missing} in {tmp}")
     return swap_in(tmp, target)
+
+
+def _configured_model(extra_text: dict[str, str] | None) -> str | None:
+    import yaml
+
+    text = (extra_text or {}).get("config.yaml")
+    data = yaml.safe_load(text) if text else None
+    model = data.get("model") if isinstance(data, dict) else None
+    return model.get("name_or_path") if isinstance(model, dict) else None
+
+
+def record_base_model(folder: Path, name: str | None) -> None:
+    """Record the base model by ``name`` in ``adapter_config.json`` and the PEFT model card (README.md) of
+    ``folder``, instead of the local folder it was loaded from (shareable files carry no home path)."""
+    if not name:
+        return
+    cfg_path = folder / "adapter_config.json"
+    if not cfg_path.is_file():
+        return
+    data = json.loads(cfg_path.read_text(encoding="utf-8"))
+    local = data.get("base_model_name_or_path")
+    data["base_model_name_or_path"] = name
+    cfg_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    card = folder / "README.md"
+    if local and local != name and card.is_file():
+        card.write_text(card.read_text(encoding="utf-8").replace(str(local), name), encoding="utf-8")
 
 
 def copy_dir(src: Path, target: Path) -> Path:

@@ -24,6 +24,10 @@ def resolve_backend(name: str, cfg: Any = None) -> str:
     (``trl`` without ``cfg``); anything else is returned after a check."""
     if cfg is not None and cfg.train.reference_free and name != "prefix_cache":
         raise ConfigError(f"train.reference_free is implemented by train.backend=prefix_cache only, not '{name}'")
+    if cfg is not None and cfg.train.use_reference_model and name == "prefix_cache":
+        raise ConfigError("train.use_reference_model (--use-reference-model): the prefix_cache backend takes its "
+                          "reference log-probs from one adapter-disabled pass of the same frozen weights; use "
+                          "train.backend=trl for an explicit reference copy")
     if name == "trl":
         return "trl"
     if name == "auto":

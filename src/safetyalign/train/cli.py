@@ -1,10 +1,13 @@
-"""``safetyalign train CONFIG [overrides] [--resume] [--run-dir DIR] [--use_reference_model] [--num_processes N]``.
+"""``safetyalign train [CONFIG] [overrides] [--resume] [--run-dir DIR] [--use-reference-model] [--num-processes N]``.
 
-Builds the data stage's dataset into the run folder (or, on ``--resume``, re-reads ``<run>/data/train.jsonl`` so
-the pairs are exactly those of the interrupted run), then trains with :func:`safetyalign.train.trainer.train`.
-With ``--num_processes N`` (or ``--accelerate_config``) it re-launches itself through ``accelerate launch``
-(:mod:`safetyalign.train.launch`). Under a launcher the main process picks the run folder and builds the data;
-every process then reads the same ``<run>/data/train.jsonl``; only the main process writes run-folder files.
+Without CONFIG it trains ``$SAFETYALIGN_CONFIG``, else the reference recipe with a CUDA GPU, else the CPU recipe
+(:mod:`safetyalign.recipes`). Builds the data stage's dataset into the run folder (generating the base model's own
+answers where a source needs them, and writing the data plots), or, on ``--resume``, re-reads
+``<run>/data/train.jsonl`` so the pairs are exactly those of the interrupted run; then trains with
+:func:`safetyalign.train.trainer.train`. With ``--num-processes N`` (or ``--accelerate-config``) it re-launches itself
+through ``accelerate launch`` (:mod:`safetyalign.train.launch`). Under a launcher the main process picks the run
+folder and builds the data; every process then reads the same ``<run>/data/train.jsonl``; only the main process
+writes run-folder files.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from safetyalign.cli import add_config_arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``safetyalign train``."""
-    add_config_arguments(parser)
+    add_config_arguments(parser, required=False, default_help="$SAFETYALIGN_CONFIG, else "
+                         "configs/train/qwen2.5-7b_lora_dpo.yaml with a CUDA GPU, else configs/quickstart.yaml")
     parser.add_argument("--run-dir", default=None, help="run folder (default: run.run_dir, or on --resume the newest "
                         "<run.output_root>/<run.name>-* folder with checkpoints, else a new folder)")
-    parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
-    parser.add_argument("--use_reference_model", "--use-reference-model", action="store_true",
+    parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint (the "
+                        "config must match the saved one, except train.max_steps and a few other fields)")
+    parser.add_argument("--overwrite", action="store_true", help="clear a run folder that already holds a training "
+                        "run and start it clean (without it, such a folder is refused)")
+    parser.add_argument("--use-reference-model", "--use_reference_model", action="store_true",
                         help="load an explicit frozen reference model (default: the adapter-disabled base)")
     from safetyalign.train.launch import add_arguments as add_launch_arguments
 
@@ -41,6 +48,18 @@ def _pick_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
 
 
 def _choose_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
+    """The run folder, checked: an explicit folder that holds a training run needs --resume or --overwrite; on
+    --resume the saved config must match (see :func:`safetyalign.runs.check_resume_config`)."""
+    from safetyalign.configlib import to_dict
+    from safetyalign.runs import check_resume_config, claim_run_dir
+
+    run_dir = _find_run_dir(cfg, args)
+    if args.resume:
+        check_resume_config(run_dir, to_dict(cfg))
+    return claim_run_dir(run_dir, args.resume, getattr(args, "overwrite", False))
+
+
+def _find_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
     from safetyalign.errors import ConfigError
     from safetyalign.runs import new_run_dir
 
@@ -56,30 +75,26 @@ def _choose_run_dir(cfg: Any, args: argparse.Namespace) -> Path:
     return new_run_dir(cfg.run.output_root, cfg.run.name)
 
 
-def _rows(cfg: Any, run_dir: Path, resume: bool) -> tuple[list[dict], list[dict]]:
-    """Training/eval rows: the run's saved data on resume, else freshly built by the data stage (main process);
-    under a launcher every process then reads the files the main process wrote, so all hold the same pairs."""
+def _rows(cfg: Any, run_dir: Path, resume: bool) -> tuple[list[dict], list[dict], Any]:
+    """Training/eval rows (and the model/tokenizer when on-policy answers needed them): the run's saved data on
+    resume, else freshly built by the data stage (main process); under a launcher every process then reads the
+    files the main process wrote, so all hold the same pairs."""
     from safetyalign.data import load_bundle
-    from safetyalign.errors import DataError
     from safetyalign.logs import get_logger
     from safetyalign.train.distributed import barrier, is_distributed, is_main_process
+    from safetyalign.train.prepare import PreparedData, prepare_data
 
-    bundle = None
+    prepared = PreparedData(bundle=None)
     if is_main_process():
         if resume and (run_dir / "data" / "train.jsonl").is_file():
-            bundle = load_bundle(run_dir)
+            prepared.bundle = load_bundle(run_dir)
             get_logger(__name__).info("resume: reusing %s", run_dir / "data" / "train.jsonl")
         else:
-            from safetyalign.data import build_dataset
-
-            bundle = build_dataset(cfg, run_dir, None)
+            prepared = prepare_data(cfg, run_dir, allow_generation=not is_distributed())
     if is_distributed():
         barrier()
-        bundle = load_bundle(run_dir)
-    if bundle.needs_generation:
-        raise DataError("some data sources need on-policy rejected answers (refusal_pairs without a rejected "
-                        "column); run the quickstart, or fill them with safetyalign.data.fill_on_policy first")
-    return bundle.train, bundle.eval
+        prepared = PreparedData(bundle=load_bundle(run_dir))
+    return prepared.bundle.train, prepared.bundle.eval, prepared
 
 
 def _setup_logging(cfg: Any, args: argparse.Namespace, run_dir: Path) -> Any:
@@ -100,10 +115,13 @@ def main(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
     from safetyalign.config import dump_config, load_config
+    from safetyalign.recipes import config_and_overrides
     from safetyalign.runs import Timings, write_provenance
     from safetyalign.train import distributed, launch
 
-    cfg = load_config(args.config, list(args.overrides))
+    config, overrides = config_and_overrides(args.config, args.overrides)
+    args.config, args.overrides = str(config), list(overrides)  # what launched processes are given
+    cfg = load_config(config, overrides)
     if args.use_reference_model:  # the flag sets the typed field; under a launcher it is passed on as the flag
         cfg.train.use_reference_model = True
     if launch.wants_launch(args):
@@ -120,15 +138,17 @@ def main(args: argparse.Namespace) -> int:
     log = _setup_logging(cfg, args, run_dir)
     main_process = distributed.is_main_process()
     log.info("run folder: %s%s", run_dir, " (resume)" if args.resume else "")
+    cfg.run.run_dir = str(run_dir)  # stored with the adapter: eval/compare find the run from output/dpo_lora
     if main_process:
         write_provenance(run_dir, dump_config(cfg), command=launch.launched_command())
     timings = Timings(run_dir / "timings.json") if main_process else None
     with timings.stage("data") if timings else nullcontext():
-        train_rows, eval_rows = _rows(cfg, run_dir, args.resume)
+        train_rows, eval_rows, prepared = _rows(cfg, run_dir, args.resume)
     from safetyalign.train.trainer import train
 
     with timings.stage("train") if timings else nullcontext():
-        result = train(cfg, run_dir, train_rows, eval_rows or None, resume=args.resume)
+        result = train(cfg, run_dir, train_rows, eval_rows or None, resume=args.resume, model=prepared.model,
+                       tokenizer=prepared.tokenizer if prepared.model is not None else None)
     _log_result(log, cfg, result)
     return 0
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from safetyalign.configlib import opt
+from safetyalign.configlib import check_range, opt
 
 LOSS_TYPES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
               "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")
@@ -25,6 +26,12 @@ class LoraConfig:
     top_layers: int | None = opt(None, help="Project extension: LoRA only on the last N decoder layers (None = all "
                                  "layers); PEFT's layers_to_transform=range(L-N, L) for a model of L layers. Required "
                                  "by the prefix_cache backend, which caches the frozen layers below.")
+
+    def validate(self) -> None:
+        """Rank and lora_alpha >= 1, lora_dropout in [0, 1), top_layers >= 1."""
+        for name in ("r", "lora_alpha", "top_layers"):
+            check_range(self, "lora", name, lo=1)
+        check_range(self, "lora", "lora_dropout", lo=0.0, hi=1.0, hi_open=True)
 
 
 @dataclass
@@ -98,8 +105,23 @@ class TrainConfig:
         if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
             raise ValueError(f"train.loss_weights has {len(self.loss_weights)} entries for "
                              f"{len(self.loss_type)} loss types")
-        for name in ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "save_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
+        for name in ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "save_steps",
+                     "logging_steps", "save_total_limit", "eval_steps", "num_threads", "per_device_eval_batch_size"):
+            check_range(self, "train", name, lo=1)
+        self._check_numbers()
+
+    def _check_numbers(self) -> None:
+        """Finite values in the ranges the losses and the optimizer are defined on."""
+        check_range(self, "train", "learning_rate", lo=0.0, lo_open=True)
+        check_range(self, "train", "beta", lo=0.0, lo_open=True)
+        check_range(self, "train", "warmup_steps", lo=0.0, hi=float(self.max_steps))
+        if self.warmup_steps >= 1 and self.warmup_steps != int(self.warmup_steps):
+            raise ValueError(f"train.warmup_steps >= 1 counts whole steps, got {self.warmup_steps} (a share of "
+                             f"max_steps is a float below 1)")
+        check_range(self, "train", "label_smoothing", lo=0.0, hi=0.5)
+        check_range(self, "train", "ld_alpha", lo=0.0, hi=1.0)
+        for name in ("weight_decay", "max_grad_norm", "rpo_alpha"):
+            check_range(self, "train", name, lo=0.0)
+        for i, w in enumerate(self.loss_weights or []):
+            if not math.isfinite(w):
+                raise ValueError(f"train.loss_weights[{i}] must be finite, got {w!r}")

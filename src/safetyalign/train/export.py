@@ -63,10 +63,10 @@ def export_merged(adapter: str | Path, out: str | Path, base: str | None = None,
     """Merge the adapter into its base and save safetensors + tokenizer into ``out`` (atomically); returns ``out``."""
     from peft import PeftModel
 
-    from safetyalign.models.loading import load_model, load_tokenizer
+    from safetyalign.models.loading import check_adapter_folder, load_model, load_tokenizer
     from safetyalign.train.artifacts import swap_in
 
-    adapter_dir = find_adapter(adapter)
+    adapter_dir = check_adapter_folder(find_adapter(adapter))
     cfg = base_model_config(adapter_dir, base, dtype)
     model = load_model(cfg, device="cpu")
     tokenizer = load_tokenizer(cfg)

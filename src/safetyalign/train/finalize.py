@@ -88,8 +88,11 @@ def write_adapter(cfg: Any, run_dir: Path, model: Any, tokenizer: Any, summary: 
     log.info("adapter saved to %s", adapter_dir)
     legacy = Path(cfg.train.output_dir)
     if legacy.resolve() != adapter_dir.resolve():
-        copy_dir(adapter_dir, legacy)
-        log.info("adapter copied to %s", legacy)
+        try:
+            copy_dir(adapter_dir, legacy)
+            log.info("adapter copied to %s", legacy)
+        except OSError as exc:  # the legacy copy is a convenience: the run folder keeps the adapter and plots
+            log.warning("adapter not copied to %s: %s", legacy, exc)
     return adapter_dir
 
 
@@ -99,9 +102,12 @@ def write_plots(cfg: Any, run_dir: Path, metrics_path: Path) -> list[Path]:
     plots = plot_training(metrics_path, run_dir / "plots")
     plots_dir = Path(cfg.run.plots_dir)
     if plots and plots_dir.resolve() != (run_dir / "plots").resolve():
-        plots_dir.mkdir(parents=True, exist_ok=True)
-        for p in plots:
-            shutil.copy2(p, plots_dir / p.name)
+        try:
+            plots_dir.mkdir(parents=True, exist_ok=True)
+            for p in plots:
+                shutil.copy2(p, plots_dir / p.name)
+        except OSError as exc:
+            log.warning("plots not copied to %s: %s (they are in %s)", plots_dir, exc, run_dir / "plots")
     return plots
 
 

@@ -27,14 +27,14 @@ ARGV_ENV = "SAFETYALIGN_LAUNCH_ARGV"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--num_processes``, ``--accelerate_config``, ``--main_process_port`` of ``safetyalign train``."""
-    parser.add_argument("--num_processes", "--num-processes", type=int, default=None, metavar="N",
+    """``--num-processes``, ``--accelerate-config``, ``--main-process-port`` of ``safetyalign train``."""
+    parser.add_argument("--num-processes", "--num_processes", type=int, default=None, metavar="N",
                         help="train with N processes (GPUs, or CPU processes over gloo without a GPU) by "
-                        "re-launching through `accelerate launch`; 1 = this process")
-    parser.add_argument("--accelerate_config", "--accelerate-config", default=None, metavar="PATH",
+                        "re-launching through accelerate launch; 1 = this process")
+    parser.add_argument("--accelerate-config", "--accelerate_config", default=None, metavar="PATH",
                         help="accelerate config file: configs/accelerate/{ddp,fsdp,zero2,zero3,cpu_gloo}.yaml or "
                         "your own (default: ddp.yaml with a GPU, cpu_gloo.yaml without)")
-    parser.add_argument("--main_process_port", "--main-process-port", type=int, default=0, metavar="PORT",
+    parser.add_argument("--main-process-port", "--main_process_port", type=int, default=0, metavar="PORT",
                         help="rendezvous port of the launched processes (0 = a free port)")
 
 
@@ -47,10 +47,10 @@ def wants_launch(args: argparse.Namespace) -> bool:
     """Re-launch when asked for more than one process, or for an accelerate config, and not launched already."""
     asked = (args.num_processes or 1) > 1 or bool(args.accelerate_config)
     if asked and inside_launch():
-        log.warning("--num_processes / --accelerate_config ignored: already running under a launcher")
+        log.warning("--num-processes / --accelerate-config ignored: already running under a launcher")
         return False
     if args.num_processes is not None and args.num_processes < 1:
-        raise ConfigError(f"--num_processes must be >= 1, got {args.num_processes}")
+        raise ConfigError(f"--num-processes must be >= 1, got {args.num_processes}")
     return asked
 
 
@@ -89,7 +89,7 @@ def child_arguments(args: argparse.Namespace, run_dir: Path) -> list[str]:
     """``safetyalign train`` arguments for each launched process (same config, overrides and flags)."""
     out = [args.config, *args.overrides, "--run-dir", str(run_dir)]
     if args.resume:
-        out.append("--resume")
+        out.append("--resume")  # the folder was claimed (and, with --overwrite, cleared) by the launcher
     if args.use_reference_model:
         out.append("--use_reference_model")
     return out

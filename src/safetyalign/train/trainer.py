@@ -169,6 +169,7 @@ def train(cfg: Any, run_dir: Path, train_rows: list[dict], eval_rows: list[dict]
     from safetyalign.train.backend import import_unsloth, resolve_backend
 
     run_dir = Path(run_dir)
+    check_has_pairs(train_rows)
     run_dir.mkdir(parents=True, exist_ok=True)
     backend = resolve_backend(cfg.train.backend, cfg)
     from safetyalign.train.distributed import check_backend
@@ -216,6 +217,17 @@ def train(cfg: Any, run_dir: Path, train_rows: list[dict], eval_rows: list[dict]
     from safetyalign.train.finalize import finalize
 
     return finalize(cfg, run_dir, trainer, tokenizer, out, seconds, pair_stats, ckpt, backend)
+
+
+def check_has_pairs(train_rows: list[dict]) -> None:
+    """Every engine needs at least one usable pair: zero is one clear line, before any engine is chosen."""
+    from safetyalign.errors import DataError
+
+    usable = [r for r in train_rows if all(isinstance(r.get(k), str) and r.get(k) for k in ("chosen", "rejected"))
+              and r.get("prompt")]
+    if not usable:
+        raise DataError(f"no usable training pairs ({len(train_rows)} rows, none with prompt, chosen and rejected "
+                        f"text): check data.sources (columns, split) and the skip reasons in data/data_summary.json")
 
 
 def _log_start(backend: str, device: str, dtype: Any, cfg: Any, args: Any) -> None:
