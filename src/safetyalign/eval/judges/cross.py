@@ -8,7 +8,8 @@ never saw is in ``judge_assets/judge_accuracy.json``. With ``refusal_rule: cross
 response the cross-encoder calls complied but that opens with a refusal phrase (pattern judge) is refused/partial:
 that rule was chosen on chatgpt-refusals while it was held out (swap fold; accuracy 0.778 vs 0.755 for the
 cross-encoder alone and 0.771 for the pattern judge), after the first test results had shown low refusal recall.
-Runs on the GPU when one is visible, else on CPU (int8).
+Runs on the GPU when one is visible, else on CPU (int8). Licence of the shipped weights: **NC** (trained on
+CC-BY-NC-4.0 data: beavertails-30k-test, saferlhf-mini); see ``cross_judge.json``.
 """
 
 from __future__ import annotations
