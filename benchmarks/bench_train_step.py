@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -23,9 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/workload.py, baselines.py
 
-from safetyalign.fastdpo.workload import (  # noqa: E402
+T0 = time.perf_counter()
+from workload import (  # noqa: E402
     H100_BF16_PEAK,
+    PROJ,
     build_model,
     make_pairs,
     qwen_config,
@@ -56,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compile", default="layer", help="fast path torch.compile scope: layer | pointwise | none")
     p.add_argument("--no-emulate-casts", action="store_true", help="let inductor skip bf16 rounding of intermediates")
     p.add_argument("--timeout", type=int, default=420, help="seconds per method subprocess")
+    p.add_argument("--unsloth-site", default=None, help="folder put first on PYTHONPATH for the unsloth method only "
+                   "(its pins: trl 1.15, datasets 4.8; see fetch_wheels.sh --unsloth)")
+    p.add_argument("--model-dir", default=None, help="where the unsloth method writes the random model (default: tmp)")
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--tag", default=None, help="file name tag (default: device name or 'smoke')")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -188,7 +195,7 @@ def run_profile(args: argparse.Namespace) -> dict:
 
 
 def run_trl_method(args: argparse.Namespace, liger: bool) -> dict:
-    from safetyalign.fastdpo.baselines import run_trl
+    from baselines import run_trl
 
     torch, cuda, cfg, model, pairs, eos = setup(args)
     checksum = weights_checksum(model)
@@ -203,19 +210,64 @@ def run_trl_method(args: argparse.Namespace, liger: bool) -> dict:
 
 
 def run_unsloth(args: argparse.Namespace) -> dict:
+    """Unsloth's engine on the same workload: the same seeded base weights (written to a local folder, which
+    ``FastLanguageModel.from_pretrained`` needs), LoRA r16/alpha32 on all projections through
+    ``FastLanguageModel.get_peft_model`` (Unsloth's own gradient checkpointing), then TRL's DPOTrainer after
+    ``PatchDPOTrainer()``, timed exactly as the ``trl`` method. LoRA A is initialised by Unsloth (B = 0, so the
+    first loss is the same as every other method's)."""
     import importlib.util
+    import tempfile
 
     if importlib.util.find_spec("unsloth") is None:
-        raise RuntimeError("unsloth is not installed on this machine (see benchmarks/README.md, section not run)")
-    raise RuntimeError("unsloth runner not implemented for this environment")
+        raise RuntimeError("unsloth is not installed (benchmarks/fetch_wheels.sh --unsloth, --unsloth-site DIR)")
+    if not args.smoke and "transformers" in sys.modules:
+        raise RuntimeError("transformers was imported before unsloth; its patches would be incomplete")
+    import torch
+    import unsloth  # noqa: F401  (patches transformers / TRL; must come first)
+    from baselines import run_trl, word_tokenizer
+    from transformers import AutoModelForCausalLM
+    from unsloth import FastLanguageModel, PatchDPOTrainer
+
+    t_import = time.perf_counter() - T0
+    cfg = qwen_config(args.smoke)
+    eos = cfg.vocab_size - 1 if args.smoke else 151643
+    pairs = make_pairs(args.pairs, args.prompt_len, args.response_len, cfg.vocab_size, eos, args.seed)
+    with tempfile.TemporaryDirectory(dir=args.model_dir) as folder:
+        t0 = time.perf_counter()
+        torch.manual_seed(args.seed)  # the base weights of build_model
+        with torch.device("cuda"):
+            base = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
+        base.save_pretrained(folder, safe_serialization=True)
+        word_tokenizer(cfg.vocab_size, eos, pad_id=eos + 1).save_pretrained(folder)
+        del base
+        torch.cuda.empty_cache()
+        t_write = time.perf_counter() - t0
+        PatchDPOTrainer()  # as safetyalign.engines.unsloth does: before loading
+        model, _ = FastLanguageModel.from_pretrained(model_name=folder, max_seq_length=args.prompt_len
+                                                     + args.response_len, dtype=torch.bfloat16, load_in_4bit=False)
+    model = FastLanguageModel.get_peft_model(model, r=16, lora_alpha=32, lora_dropout=0.0, target_modules=PROJ,
+                                             bias="none", use_gradient_checkpointing="unsloth",
+                                             random_state=args.seed + 1)
+    checksum = weights_checksum(model)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()  # peak of the training steps only
+    r = run_trl(model, pairs, eos, cfg.vocab_size, args.warmup + args.steps, args.lr, args.beta, args.seed, True,
+                sync=torch.cuda.synchronize, gradient_checkpointing=False,
+                tokenizer=word_tokenizer(cfg.vocab_size, eos, pad_id=eos + 1))
+    res = summarize(r["times"], r["losses"], args, cfg, True)
+    import trl
+
+    res.update(checksum=checksum, import_s=round(t_import, 1), write_model_s=round(t_write, 1),
+               versions={"unsloth": unsloth.__version__, "trl": trl.__version__,
+                         "transformers": sys.modules["transformers"].__version__})
+    return res
 
 
 def run_gen(args: argparse.Namespace) -> dict:
     """HF generate tokens/s at batch 1 vs batch 32 on the 7B shape (greedy, left padding, 128 new tokens)."""
     import torch
+    from baselines import hf_generate_tokens_per_s
     from transformers import AutoModelForCausalLM
-
-    from safetyalign.fastdpo.baselines import hf_generate_tokens_per_s
 
     cuda = torch.cuda.is_available() and not args.smoke
     cfg = qwen_config(args.smoke)
@@ -238,9 +290,9 @@ def run_gen(args: argparse.Namespace) -> dict:
 def run_equiv(args: argparse.Namespace) -> dict:
     """Tiny Qwen2 on the GPU: TRL vs fast path (flex+compile, SDPA eager) in float32 and bfloat16, 4 steps each."""
     import torch
+    from baselines import run_trl
 
     from safetyalign.fastdpo import FastDPOConfig, FastDPOTrainer
-    from safetyalign.fastdpo.baselines import run_trl
 
     cfg = qwen_config(smoke=True)
     eos = cfg.vocab_size - 1
@@ -265,9 +317,9 @@ def run_equiv(args: argparse.Namespace) -> dict:
 def run_equiv7b(args: argparse.Namespace) -> dict:
     """The 7B shape in float32 on the GPU: first 3 losses of TRL vs the fast path (flex + compiled layers)."""
     import torch
+    from baselines import run_trl
 
     from safetyalign.fastdpo import FastDPOConfig, FastDPOTrainer
-    from safetyalign.fastdpo.baselines import run_trl
 
     cfg = qwen_config()
     eos = 151643
@@ -305,9 +357,12 @@ def run_one(method: str, args: argparse.Namespace, argv: list[str]) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     cmd = [sys.executable, __file__, *argv, "--worker", method, "--worker-out", out]
+    env = dict(os.environ)
+    if method == "unsloth" and args.unsloth_site:
+        env["PYTHONPATH"] = os.pathsep.join([args.unsloth_site, *filter(None, [env.get("PYTHONPATH")])])
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, timeout=args.timeout, capture_output=True, text=True)
+        proc = subprocess.run(cmd, timeout=args.timeout, capture_output=True, text=True, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {args.timeout}s"}
     print(f"--- {method} ({time.perf_counter() - t0:.0f}s, rc={proc.returncode})\n{proc.stdout[-3000:]}"

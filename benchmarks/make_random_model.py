@@ -3,7 +3,7 @@ are reachable offline), plus a tokenizer folder's files, for running the real re
 
     python3 benchmarks/make_random_model.py --tokenizer TOKENIZER_DIR --out /tmp/qwen2.5-7b-random
 
-The config is :func:`safetyalign.fastdpo.workload.qwen_config` (vocab 152064, untied embeddings); the tokenizer's
+The config is :func:`workload.qwen_config` (vocab 152064, untied embeddings); the tokenizer's
 special-token ids go into the config. A smaller tokenizer (e.g. SmolLM2's 49152 tokens with a ChatML template, as
 Qwen's) only uses the first ids of the 152064-row embedding, as Qwen's own tokenizer leaves its last rows unused.
 """
@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/workload.py, baselines.py
 
 
 def main() -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from safetyalign.fastdpo.workload import qwen_config
+    from workload import qwen_config
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tokenizer", required=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/workload.py, baselines.py
 
 _OLD = {"reentrant_checkpoint": False, "offload_embedding": False, "fused_logprobs": True}  # run 1 (profile_s3)
 _RE = {"reentrant_checkpoint": True, "offload_embedding": False, "fused_logprobs": True}
@@ -191,9 +192,9 @@ def phases(trainer, pairs, ref, torch) -> dict:  # noqa: ANN001
 def dropout_check(torch) -> dict:  # noqa: ANN001
     """Loss and LoRA gradients of one compiled step, reentrant vs non-reentrant checkpointing, float32 tiny Qwen2."""
     import peft
+    from workload import PROJ, make_pairs, qwen_config
 
     from safetyalign.fastdpo import FastDPOConfig, FastDPOTrainer
-    from safetyalign.fastdpo.workload import PROJ, make_pairs, qwen_config
 
     cfg = qwen_config(smoke=True)
     pairs = make_pairs(2, 64, 64, cfg.vocab_size, cfg.vocab_size - 1, 1)
@@ -225,8 +226,7 @@ def dropout_check(torch) -> dict:  # noqa: ANN001
 
 def main() -> int:
     import torch
-
-    from safetyalign.fastdpo.workload import build_model, make_pairs, qwen_config
+    from workload import build_model, make_pairs, qwen_config
 
     args = parse_args()
     if args.dropout_check:

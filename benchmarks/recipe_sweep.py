@@ -90,7 +90,7 @@ def read_run(run_dir: Path, judge: str | None = None) -> dict:
         rows = [row for _, row in iter_jsonl(path)]
         if judge:
             from safetyalign.eval.evaluate import run_judges
-            from safetyalign.eval.judges.base import make_judge
+            from safetyalign.eval.judges.registry import make_judge
 
             judge_obj = judge_obj or make_judge(judge)
             verdicts = run_judges([judge_obj], [r["prompt"] for r in rows], [r["response"] for r in rows])

@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/workload.py, baselines.py
 
 VARIANTS = {"default": {}, "noprefetch": {"prefetch": False}, "gpuembed": {"offload_embedding": False},
             "gpuembed_noprefetch": {"offload_embedding": False, "prefetch": False},
@@ -211,8 +212,7 @@ def run_variant(name: str, model, pairs, lora0, args, torch) -> dict:  # noqa: A
 
 def main() -> int:
     import torch
-
-    from safetyalign.fastdpo.workload import build_model, make_pairs, qwen_config
+    from workload import build_model, make_pairs, qwen_config
 
     args = parse_args()
     torch._dynamo.config.cache_size_limit = 64

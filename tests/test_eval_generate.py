@@ -84,3 +84,44 @@ def test_seeded_sampling_is_reproducible(tiny):
     model, tok = tiny
     gen = GenerationConfig(max_new_tokens=6, do_sample=True, temperature=1.0, top_p=0.9, seed=7)
     assert generate(model, tok, PROMPTS[:2], gen) == generate(model, tok, PROMPTS[:2], gen)
+
+
+def test_engine_path_matches_hf_generate(tiny):
+    """``engine: fast`` (the GPU default, here run on the CPU) answers like HF generate: base (adapter disabled),
+    tuned unmerged and tuned merged; sampling is reproducible and independent of prompt order."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model, tok = tiny
+    fresh = AutoModelForCausalLM.from_pretrained(model.config._name_or_path).eval()
+    peft = get_peft_model(fresh, LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj", "down_proj"],
+                                            init_lora_weights=False)).eval()
+    hf, fast = GenerationConfig(max_new_tokens=8, engine="hf"), GenerationConfig(max_new_tokens=8, engine="fast")
+    stats = GenerationStats()
+    with adapter_disabled(peft):
+        assert generate(peft, tok, PROMPTS, fast, stats=stats) == generate(peft, tok, PROMPTS, hf)
+    assert stats.extra["engine"]["lora"] == "none" and stats.new_tokens > 0
+    tuned = generate(peft, tok, PROMPTS, hf)
+    assert generate(peft, tok, PROMPTS, fast) == tuned
+    with adapter_merged(peft):
+        assert generate(peft, tok, PROMPTS, fast) == tuned
+    sample = GenerationConfig(max_new_tokens=8, engine="fast", do_sample=True, temperature=1.0, seed=3)
+    a = generate(peft, tok, PROMPTS, sample)
+    assert a == generate(peft, tok, PROMPTS[::-1], sample)[::-1]
+
+
+def test_engine_choice(tiny):
+    from safetyalign.errors import ConfigError
+    from safetyalign.generation.evalhook import use_engine
+
+    model, _ = tiny
+    assert not use_engine(model, "auto")  # CPU: HF generate stays the default
+    assert use_engine(model, "fast") and not use_engine(model, "hf")
+    with pytest.raises(ConfigError, match="engine"):
+        use_engine(model, "vllm")
+    model.generation_config.no_repeat_ngram_size = 3
+    try:
+        with pytest.raises(ConfigError, match="no_repeat_ngram_size"):
+            use_engine(model, "fast")
+    finally:
+        model.generation_config.no_repeat_ngram_size = 0

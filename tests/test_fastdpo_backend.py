@@ -142,21 +142,19 @@ def test_precomputed_reference_gives_the_same_losses(tiny_model_dir, tmp_path, t
 
 
 def test_backend_selection(tiny_model_dir, tmp_path, monkeypatch, tiny_cfg):
+    from safetyalign.engines import get_engine, select_engine
     from safetyalign.errors import ConfigError
-    from safetyalign.fastdpo import backend as fb
-    from safetyalign.train.backend import resolve_backend
     from safetyalign.train.trainer import train
 
     cfg = tiny_cfg(tmp_path)
-    assert fb.fast_unsupported_reason(cfg, need_gpu=False) is None  # llama, sigmoid
-    assert resolve_backend("fast", cfg) == "fast" and resolve_backend("trl", cfg) == "trl"
+    assert get_engine("fast").supports(cfg) is None  # llama, sigmoid
     monkeypatch.setattr("safetyalign.models.loading.pick_device", lambda requested="auto": "cpu")
-    assert resolve_backend("auto", cfg) == "trl"  # no GPU
+    assert select_engine(cfg).name == "trl"  # no GPU; no lora.top_layers for prefix_cache
     monkeypatch.setattr("safetyalign.models.loading.pick_device", lambda requested="auto": "cuda")
-    assert resolve_backend("auto", cfg) == "fast"
+    assert select_engine(cfg).name == "fast"
     sft = tiny_cfg(tmp_path, "train.loss_type=[sigmoid,sft]")
-    assert "sigmoid only" in fb.fast_unsupported_reason(sft) and resolve_backend("auto", sft) == "trl"
-    with pytest.raises(ConfigError, match="train.backend=fast: loss"):
+    assert "sigmoid loss only" in get_engine("fast").supports(sft) and select_engine(sft).name == "trl"
+    with pytest.raises(ConfigError, match=r"train.backend=fast: train.loss_type=\[sigmoid,sft\]"):
         train(tiny_cfg(tmp_path, "train.loss_type=[sigmoid,sft]", "train.backend=fast"),
               tmp_path / "run", ROWS)
 
@@ -194,7 +192,8 @@ def test_safetyalign_train_fast_on_gpu(tmp_path, request):
                    f"run.plots_dir={tmp_path / 'plots'}", f"run.logs_dir={tmp_path / 'logs'}"])
     assert rc == 0
     summary = json.loads((tmp_path / "run/adapter/training_summary.json").read_text())
-    assert summary["backend"] == "fast" and summary["fast"]["compiled"] and summary["device"].startswith("cuda")
+    assert summary["backend"] == "fast" and summary["engine_details"]["compiled"]
+    assert summary["device"].startswith("cuda")
     rows = [r for r in rows_of(tmp_path / "run") if "train/loss" in r]
     assert len(rows) == 6 and rows[0]["train/loss"] == pytest.approx(0.693147, abs=1e-4)
     assert rows[-1]["train/loss"] < rows[0]["train/loss"] and rows[-1]["train/peak_memory_gib"] > 0

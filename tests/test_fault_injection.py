@@ -52,13 +52,16 @@ def run_and_kill(args: list[str], marker: Path, seed: int, window: float) -> int
     return child.wait(timeout=120)
 
 
-def assert_readable(folder: Path) -> None:
+def assert_readable(folder: Path, killed: bool = False) -> None:
     """Every JSON/YAML file parses; every JSONL file is readable line by line except, for append-only streams, a
-    torn last line (which every reader of the project skips)."""
+    torn last line (which every reader of the project skips). Right after a kill (``killed``) the checkpoint being
+    written may be incomplete: ``--resume`` detects and removes it, so ``checkpoints/`` is checked after resuming."""
     import yaml
 
     for path in folder.rglob("*"):
         if not path.is_file() or path.name.startswith("."):
+            continue
+        if killed and "checkpoints" in path.relative_to(folder).parts:
             continue
         if path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
@@ -92,7 +95,7 @@ def _train_args(model: Path, data: Path, run_dir: Path, tmp: Path, *extra: str) 
             "model.max_prompt_length=32", "lora.r=4", "lora.lora_alpha=8", "train.learning_rate=2e-2",
             "train.warmup_steps=0", "train.lr_scheduler_type=constant", "train.per_device_train_batch_size=2",
             "train.gradient_accumulation_steps=1", "train.disable_tqdm=true", "train.report_to=[]",
-            "train.max_steps=6", "train.save_steps=1", "train.save_total_limit=10", "train.backend=trl",
+            "train.max_steps=4", "train.save_steps=1", "train.save_total_limit=10", "train.backend=trl",
             "train.num_threads=1",
             f"data.sources=[{{kind: preference, path: '{data}'}}]", "data.eval_fraction=0",
             f"train.output_dir={tmp / 'legacy_adapter'}", f"run.plots_dir={tmp / 'legacy_plots'}",
@@ -101,7 +104,7 @@ def _train_args(model: Path, data: Path, run_dir: Path, tmp: Path, *extra: str) 
 
 @pytest.fixture(scope="module")
 def reference_training(tiny_model_dir, pairs_file, tmp_path_factory) -> Path:
-    """One uninterrupted 6-step run."""
+    """One uninterrupted 4-step run."""
     tmp = tmp_path_factory.mktemp("fi_ref")
     proc = run(_train_args(tiny_model_dir, pairs_file, tmp / "run", tmp))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -113,10 +116,10 @@ def test_killed_training_resumes_to_the_uninterrupted_result(seed, tiny_model_di
                                                              tmp_path):
     run_dir = tmp_path / "run"
     args = _train_args(tiny_model_dir, pairs_file, run_dir, tmp_path)
-    run_and_kill(args, run_dir / "data" / "train.jsonl", seed, window=8.0)
-    assert_readable(run_dir)
+    run_and_kill(args, run_dir / "data" / "train.jsonl", seed, window=6.0)
+    assert_readable(run_dir, killed=True)
     started = (run_dir / "checkpoints").exists() or (run_dir / "metrics.jsonl").exists()
-    if started:  # a plain rerun must not start a second run in the same folder
+    if started and seed == 0:  # a plain rerun must not start a second run in the same folder
         again = run(args)
         assert again.returncode == 2 and "--resume" in again.stderr.strip().splitlines()[-1]
     proc = run([*args, "--resume"] if started else args)
@@ -128,7 +131,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(seed, tiny_model_di
         (ref / "adapter/adapter_model.safetensors").read_bytes()
     steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()
              if '"train/loss"' in x]
-    assert steps == list(range(1, 7))  # no duplicated or missing step: one run, not two
+    assert steps == list(range(1, 5))  # no duplicated or missing step: one run, not two
 
 
 def _eval_args(model: Path, suite: Path, run_dir: Path, tmp: Path) -> list[str]:
@@ -148,7 +151,7 @@ def _results(run_dir: Path) -> dict:
 def eval_suite(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fi_suite") / "suite.jsonl"
     path.write_text("".join(json.dumps({"id": f"s{i}", "prompt": f"Describe garden number {i} in one line.",
-                                        "expected": "comply" if i % 2 else "refuse"}) + "\n" for i in range(240)),
+                                        "expected": "comply" if i % 2 else "refuse"}) + "\n" for i in range(96)),
                     encoding="utf-8")
     return path
 
@@ -161,12 +164,12 @@ def reference_eval(tiny_model_dir, eval_suite, tmp_path_factory) -> dict:
     return _results(tmp / "run")
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_killed_evaluation_reruns_to_the_uninterrupted_result(seed, tiny_model_dir, eval_suite, reference_eval,
                                                               tmp_path):
     run_dir = tmp_path / "run"
     args = _eval_args(tiny_model_dir, eval_suite, run_dir, tmp_path)
-    run_and_kill(args, run_dir / "config.yaml", seed, window=10.0)
+    run_and_kill(args, run_dir / "config.yaml", seed, window=5.0)
     assert_readable(run_dir)
     proc = run(args)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -181,8 +184,16 @@ def _data_args(data: Path, run_dir: Path, tmp: Path) -> list[str]:
             str(tmp / "plots")]
 
 
+@pytest.fixture(scope="module")
+def reference_data(pairs_file, tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("fi_data_ref")
+    assert run(_data_args(pairs_file, tmp / "run", tmp)).returncode == 0
+    return tmp / "run"
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_killed_data_and_report_leave_readable_files_and_rerun_identically(seed, pairs_file, tmp_path):
+def test_killed_data_and_report_leave_readable_files_and_rerun_identically(seed, pairs_file, reference_data,
+                                                                           tmp_path):
     from test_report_fixtures import make_fake_run
 
     run_dir = tmp_path / "run"
@@ -190,8 +201,7 @@ def test_killed_data_and_report_leave_readable_files_and_rerun_identically(seed,
     run_and_kill(args, run_dir / "config.yaml", seed, window=3.0)
     assert_readable(run_dir)
     assert run(args).returncode == 0
-    ref = tmp_path / "ref"
-    assert run(_data_args(pairs_file, ref, tmp_path)).returncode == 0
+    ref = reference_data
     for name in ("train.jsonl", "eval.jsonl", "data_summary.json"):
         assert (run_dir / "data" / name).read_bytes() == (ref / "data" / name).read_bytes(), name
     report_run = make_fake_run(tmp_path / "report_run", real_plots=True)

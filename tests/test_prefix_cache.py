@@ -87,15 +87,12 @@ def test_reference_free_loss_uses_a_uniform_reference(tiny_model_dir, smollm_tok
 
 
 def test_reference_free_is_refused_by_backends_that_lack_it(tiny_train_cfg, tmp_path):
-    from safetyalign.errors import ConfigError
-    from safetyalign.train.backend import resolve_backend
+    from safetyalign.engines import get_engine
 
-    cfg = tiny_train_cfg(tmp_path, "train.reference_free=true")
-    assert resolve_backend("prefix_cache", cfg) == "prefix_cache"
-    assert resolve_backend("trl", tiny_train_cfg(tmp_path)) == "trl"
-    for name in ("trl", "auto", "fast"):
-        with pytest.raises(ConfigError, match="reference_free is implemented by train.backend=prefix_cache only"):
-            resolve_backend(name, cfg)
+    cfg = tiny_train_cfg(tmp_path, "train.reference_free=true", "lora.top_layers=1")
+    assert get_engine("prefix_cache").refusal(cfg) is None
+    for name in ("trl", "fast", "unsloth"):
+        assert get_engine(name).refusal(cfg).startswith("train.reference_free=true: ")
 
 
 def test_reference_free_run_records_its_reference(tiny_train_cfg, tmp_path):

@@ -143,9 +143,9 @@ def test_project_licence_is_mit_and_pyproject_agrees():
 
 
 def test_prefix_cache_refuses_an_explicit_reference_model_in_one_line():
-    from safetyalign.train.backend import resolve_backend
+    from safetyalign.engines import get_engine
 
     cfg = load_config(ROOT / "configs/quickstart.yaml", ["train.use_reference_model=true"])
-    with pytest.raises(ConfigError, match="use_reference_model.*train.backend=trl"):
-        resolve_backend("prefix_cache", cfg)
-    assert resolve_backend("trl", cfg) == "trl"
+    reason = get_engine("prefix_cache").refusal(cfg)
+    assert reason.startswith("train.use_reference_model=true:") and "train.backend=trl" in reason
+    assert "\n" not in reason and get_engine("trl").refusal(cfg) is None

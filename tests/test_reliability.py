@@ -321,3 +321,18 @@ def test_adapter_records_the_model_by_name(tiny_model_dir, tmp_path):
     import json
 
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == "embedded:smollm2-135m"
+
+
+@pytest.mark.parametrize("backend", ["trl", "prefix_cache"])
+def test_unwritable_legacy_folders_do_not_lose_the_run(backend, tiny_model_dir, tmp_path, pairs_file, capsys):
+    """#23 case 6: a legacy copy target that cannot be written (read-only, or a file in the way) is a warning;
+    the run folder still gets its adapter and plots."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be", encoding="utf-8")
+    run = tmp_path / "run"
+    args = _train_args(tiny_model_dir, tmp_path, pairs_file, f"train.backend={backend}", "lora.top_layers=1",
+                       f"train.output_dir={blocker / 'adapter'}", f"run.plots_dir={blocker / 'plots'}",
+                       "--run-dir", str(run))
+    assert cli_main(args) == 0
+    assert (run / "adapter" / "adapter_model.safetensors").is_file()
+    assert (run / "plots" / "training_loss.png").is_file()

@@ -151,8 +151,9 @@ def test_resume_after_interruption(trained, tiny_model_dir, tmp_path, monkeypatc
     """Kill the run after step SAVE+2 (checkpoint SAVE exists), resume, end like the uninterrupted run."""
     from transformers import TrainerCallback
 
+    from safetyalign.engines import trl as trainer_mod
     from safetyalign.runs import read_metrics
-    from safetyalign.train import trainer as trainer_mod
+    from safetyalign.train.trainer import train
 
     class Crash(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
@@ -164,11 +165,11 @@ def test_resume_after_interruption(trained, tiny_model_dir, tmp_path, monkeypatc
     cfg = tiny_cfg(tmp_path)
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        trainer_mod.train(cfg, run_dir, ROWS, EVAL_ROWS)
+        train(cfg, run_dir, ROWS, EVAL_ROWS)
     assert not (run_dir / "adapter").exists()
     assert max(r["step"] for r in read_metrics(run_dir / "metrics.jsonl")) == SAVE + 1
     monkeypatch.setattr(trainer_mod, "_callbacks", real_callbacks)
-    result = trainer_mod.train(cfg, run_dir, ROWS, EVAL_ROWS, resume=True)
+    result = train(cfg, run_dir, ROWS, EVAL_ROWS, resume=True)
     assert result.steps == STEPS and result.resumed_from == SAVE
     _, ref_dir, ref_result = trained
     assert file_tree(run_dir) == file_tree(ref_dir)

@@ -136,11 +136,12 @@ def test_last_checkpoint_skips_incomplete(tmp_path):
 def test_backend_errors(monkeypatch):
     import importlib.util
 
-    from safetyalign.train.backend import import_unsloth, resolve_backend
+    from safetyalign.engines import get_engine
+    from safetyalign.engines.unsloth import import_unsloth
 
-    assert resolve_backend("auto") == "trl" and resolve_backend("unsloth") == "unsloth"
+    assert get_engine("unsloth").name == "unsloth"
     with pytest.raises(ConfigError, match="unknown backend"):
-        resolve_backend("jax")
+        get_engine("jax")
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "unsloth" else real(n, *a))
     with pytest.raises(ConfigError, match="unsloth is not installed"):

@@ -146,7 +146,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 TRAINING_OUTPUTS = ("checkpoints", "metrics.jsonl", "adapter")
 RESUME_MAY_CHANGE = ("train.max_steps", "train.save_steps", "train.save_total_limit", "train.logging_steps",
                      "train.eval_steps", "train.disable_tqdm", "train.report_to", "train.num_threads",
-                     "train.output_dir", "model.device", "run.", "eval.")
+                     "train.output_dir", "model.device", "run.", "eval.",
+                     "train.use_reference_model")  # a frozen copy of the same weights: same reference log-probs
 
 
 def has_training(run_dir: Path) -> bool:

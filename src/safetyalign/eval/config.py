@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from safetyalign.configlib import check_range, opt
 
@@ -17,6 +18,10 @@ class GenerationConfig:
     top_p: float = opt(1.0, help="Nucleus sampling (with do_sample).")
     batch_size: int = opt(16, help="Prompts per generation batch.")
     seed: int = opt(0, help="Sampling seed.")
+    engine: Literal["auto", "fast", "hf"] = opt("auto", help=(
+        "Generator: auto (the project's continuous-batching engine on a CUDA GPU for Llama/Qwen2/Qwen3/Mistral "
+        "models, HF generate otherwise, e.g. on the CPU), fast (always the engine), hf (always HF generate). "
+        "batch_size applies to HF generate only; the engine sizes its batch from free GPU memory."))
 
     def validate(self) -> None:
         """At least one new token and one prompt per batch; temperature > 0, top_p in (0, 1]."""

@@ -74,7 +74,7 @@ def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tup
 
 def _judges(cfg: Any) -> tuple[list[Judge], str, str]:
     """The judges, the primary judge's name (refusal verdicts) and the harm judge's name (attack success)."""
-    from safetyalign.eval.judges.base import make_judge
+    from safetyalign.eval.judges.registry import make_judge
 
     harm = getattr(cfg.eval, "harm_judge", None)
     names = list(dict.fromkeys(cfg.eval.judges + [cfg.eval.primary_judge] + ([harm] if harm else [])))

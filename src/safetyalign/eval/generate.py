@@ -5,6 +5,9 @@ rendered with :func:`safetyalign.chat.render_prompt` (same system prompt as trai
 carry little padding, and decoded greedily unless ``gen.do_sample``. ``adapter_disabled(model)`` runs a PEFT
 model as its base model, so base and tuned are evaluated from one copy of the weights; ``adapter_merged(model)``
 folds the LoRA weights in while the tuned model generates (one matmul per projection instead of three).
+On a CUDA model (``eval.generation.engine: auto``, the default) the prompts go through the project's generation
+engine instead (:mod:`safetyalign.generation`: continuous batching, static KV cache, CUDA-graph decode); the CPU
+keeps HF ``generate``.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], gen: GenerationConf
     from tqdm.auto import tqdm
 
     from safetyalign.chat import render_prompt
+    from safetyalign.generation.evalhook import use_engine
 
     gen = gen or GenerationConfig()
     stats = stats if stats is not None else GenerationStats()
@@ -110,6 +114,8 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], gen: GenerationConf
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
     stats.truncated_prompts += sum(1 for n in lengths if n > max_prompt_length)
+    if use_engine(model, getattr(gen, "engine", "auto"), gen.do_sample):  # CUDA: continuous-batching engine
+        return _run_engine(model, tokenizer, prompts, texts, gen, max_prompt_length, stats, on_batch, desc)
     out: list[str] = [""] * len(prompts)
     kw = _gen_kwargs(gen, tokenizer)
     kw["eos_token_id"] = _stop_ids(tokenizer)
@@ -139,4 +145,24 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], gen: GenerationConf
     stats.tokens_per_s = stats.new_tokens / stats.seconds if stats.seconds else 0.0
     log.info("%s: %d prompts, %d new tokens in %.1f s (%.1f tokens/s)", desc, len(prompts), stats.new_tokens,
              stats.seconds, stats.tokens_per_s)
+    return out
+
+
+def _run_engine(model: Any, tokenizer: Any, prompts: list[str], texts: list[str], gen: GenerationConfig,
+                max_prompt_length: int, stats: GenerationStats,
+                on_batch: Callable[[list[int], list[str]], None] | None, desc: str) -> list[str]:
+    """:func:`generate` through :mod:`safetyalign.generation` (continuous batching, CUDA-graph decode)."""
+    from safetyalign.generation.evalhook import engine_generate
+
+    start = time.perf_counter()
+    out, est = engine_generate(model, tokenizer, prompts, texts, gen, _stop_ids(tokenizer), max_prompt_length,
+                               on_batch)
+    stats.prompts += len(prompts)
+    stats.seconds += time.perf_counter() - start
+    stats.new_tokens += est["new_tokens_excl_stop"]
+    stats.batches += est["prefills"]
+    stats.tokens_per_s = stats.new_tokens / stats.seconds if stats.seconds else 0.0
+    stats.extra["engine"] = est
+    log.info("%s (engine, LoRA %s): %d prompts, %d new tokens in %.1f s (%.1f tokens/s)", desc, est["lora"],
+             len(prompts), stats.new_tokens, stats.seconds, stats.tokens_per_s)
     return out

@@ -134,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from safetyalign.errors import ConfigError
-    from safetyalign.eval.judges.base import make_judge
+    from safetyalign.eval.judges.registry import make_judge
     from safetyalign.eval.metrics import scores_from_confusion
     from safetyalign.io import write_json
 

@@ -88,31 +88,18 @@ def _epoch_rows(train: list[dict[str, Any]], rng: random.Random) -> list[dict[st
     return rows
 
 
-def predict(model: Any, tok: Any, rows: list[dict[str, Any]], device: str, batch: int = 64) -> list[list[float]]:
-    """Sigmoid probabilities ``[p_refused, p_partial, p_harmful]`` per row (length-sorted batches)."""
-    import torch
-
-    from safetyalign.eval.judges.cross_model import encode_pairs, extra_features
-
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["prompt"]) + len(rows[i]["response"]))
-    probs: list[list[float]] = [[] for _ in rows]
-    model.eval()
-    for b in range(0, len(order), batch):
-        idx = order[b:b + batch]
-        ps, rs = [rows[i]["prompt"] for i in idx], [rows[i]["response"] for i in idx]
-        enc = {k: v.to(device) for k, v in encode_pairs(tok, ps, rs).items()}
-        with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
-            out = torch.sigmoid(model(**enc, extra=extra_features(rs).to(device)).float()).cpu()
-        for j, i in enumerate(idx):
-            probs[i] = [round(float(x), 5) for x in out[j]]
-    return probs
-
-
 def train(args: argparse.Namespace) -> None:
     import torch
     from safetensors.torch import save_file
 
-    from safetyalign.eval.judges.cross_model import HEADS, CrossEncoder, encode_pairs, extra_features, load_encoder
+    from safetyalign.eval.judges.cross_model import (
+        HEADS,
+        CrossEncoder,
+        encode_pairs,
+        extra_features,
+        load_encoder,
+        predict,
+    )
 
 
     torch.manual_seed(SEED)

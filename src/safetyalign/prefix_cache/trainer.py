@@ -1,15 +1,15 @@
 """Training loop of the ``prefix_cache`` backend: LoRA on the top layers, DPO from cached bottom-layer activations.
 
-Writes the same outputs as the TRL backend: ``metrics.jsonl`` with namespaced keys, ``checkpoints/checkpoint-N``
-(adapter safetensors + optimizer state as safetensors + trainer_state.json) and ``adapter/``.
+Writes through the training core: ``metrics.jsonl`` (+ TensorBoard) with namespaced keys and the project's
+checkpoint format (:mod:`safetyalign.train.checkpoints`). ``lr_scheduler_type: cosine`` is its own cosine (warm-up
+``lr * (step + 1) / W`` with ``W = max(1, int(warmup * max_steps))``, one step ahead of transformers' during
+warm-up), kept so that published quickstart numbers reproduce; other schedules are transformers'.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from safetyalign.io import append_jsonl, atomic_write_text
 from safetyalign.logs import get_logger
 from safetyalign.prefix_cache.core import (
     PairCache,
@@ -27,6 +26,10 @@ from safetyalign.prefix_cache.core import (
     encode_pair,
     validate_loss_types,
 )
+from safetyalign.train.checkpoints import latest_checkpoint, save_checkpoint, start_point
+from safetyalign.train.core import MetricsWriter, peak_memory_gib
+
+__all__ = ["PrefixTrainArgs", "encode_rows", "latest_checkpoint", "train_prefix_cache"]
 
 log = get_logger(__name__)
 
@@ -53,9 +56,16 @@ class PrefixTrainArgs:
     max_response_tokens: int = 48
     max_row_tokens: int = 1024  # micro-batches are packed into rows of at most this many tokens
     reference_free: bool = False  # no reference log-probs (uniform reference)
+    save_total_limit: int = 2
+    report_to: list[str] = field(default_factory=list)  # "tensorboard" -> <run>/tensorboard
+    disable_tqdm: bool = False
+    lr_scheduler_type: str = "cosine"  # "cosine": the schedule of _lr_at; others: transformers.get_scheduler's
+    warmup_steps: int = 0  # warm-up steps of a transformers schedule (cosine uses warmup_ratio)
 
 
-def _lr_at(step: int, args: PrefixTrainArgs) -> float:
+def _lr_at(step: int, args: PrefixTrainArgs, schedule: Callable[[int], float] | None = None) -> float:
+    if schedule is not None:  # a transformers schedule (train.lr_scheduler_type other than cosine)
+        return args.lr * schedule(step)
     warm = max(1, int(args.warmup_ratio * args.max_steps))
     if step < warm:
         return args.lr * (step + 1) / warm
@@ -74,56 +84,6 @@ def _batches(n: int, size: int, seed: int) -> Any:
         epoch += 1
 
 
-def _save_checkpoint(model: Any, opt: torch.optim.Optimizer, step: int, ckpt_root: Path, keep: int) -> Path:
-    from safetensors.torch import save_file
-
-    final = ckpt_root / f"checkpoint-{step}"
-    tmp = ckpt_root / f".checkpoint-{step}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    state = {}
-    for i, group in enumerate(opt.param_groups):
-        for j, p in enumerate(group["params"]):
-            for k, v in opt.state.get(p, {}).items():
-                if torch.is_tensor(v):
-                    state[f"{i}.{j}.{k}"] = v.detach().contiguous().cpu()
-    save_file(state, str(tmp / "optimizer.safetensors"))
-    atomic_write_text(tmp / "trainer_state.json", json.dumps({"step": step}))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    for old in sorted(ckpt_root.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _load_checkpoint(model: Any, opt: torch.optim.Optimizer, ckpt: Path) -> int:
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    set_peft_model_state_dict(model, load_file(str(ckpt / "adapter_model.safetensors")))
-    state = load_file(str(ckpt / "optimizer.safetensors"))
-    for i, group in enumerate(opt.param_groups):
-        for j, p in enumerate(group["params"]):
-            entries = {k.split(".", 2)[2]: v for k, v in state.items() if k.startswith(f"{i}.{j}.")}
-            if entries:
-                opt.state[p] = {k: v.to(p.device) for k, v in entries.items()}
-    return int(json.loads((ckpt / "trainer_state.json").read_text())["step"])
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete ``checkpoints/checkpoint-N`` folder, if any."""
-    ckpts = [p for p in (run_dir / "checkpoints").glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-    return max(ckpts, key=lambda p: int(p.name.split("-")[1])) if ckpts else None
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric rows logged after the checkpoint we resume from (they will be logged again)."""
-    from safetyalign.io import write_jsonl
-    from safetyalign.runs import read_metrics
-
-    write_jsonl(path, [r for r in read_metrics(path) if r.get("step", 0) <= step])
-
-
 def encode_rows(tokenizer: Any, trl_rows: list[dict[str, str]], args: PrefixTrainArgs) -> list:
     """Tokenize rendered {prompt, chosen, rejected} rows."""
     return [encode_pair(tokenizer, r["prompt"], r["chosen"], r["rejected"], args.max_prompt_tokens,
@@ -132,10 +92,12 @@ def encode_rows(tokenizer: Any, trl_rows: list[dict[str, str]], args: PrefixTrai
 
 def train_prefix_cache(model: Any, tokenizer: Any, trl_rows: list[dict[str, str]], args: PrefixTrainArgs,
                        run_dir: Path, resume: bool = False,
-                       on_step: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                       on_step: Callable[[int, dict[str, Any]], None] | None = None,
+                       info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train the LoRA ``model`` (adapters only on layers >= split_layer) and return the final metrics.
 
-    ``on_step(step, metrics)`` is called after every optimizer step (and after its checkpoint is written).
+    ``on_step(step, metrics)`` is called after every optimizer step (and after its checkpoint is written);
+    ``info``, when given, receives ``resumed`` (step or None), ``train_seconds`` and ``cache_s``.
     """
     from tqdm.auto import tqdm
 
@@ -145,7 +107,7 @@ def train_prefix_cache(model: Any, tokenizer: Any, trl_rows: list[dict[str, str]
     pairs = encode_rows(tokenizer, trl_rows, args)
     t0 = time.perf_counter()
     desc = "caching frozen layers" + ("" if args.reference_free else " + reference")
-    with tqdm(total=len(pairs), desc=desc, unit="pair") as bar:
+    with tqdm(total=len(pairs), desc=desc, unit="pair", disable=args.disable_tqdm) as bar:
         cache = build_cache(model, pairs, args.split_layer, progress=bar.update, max_row_tokens=args.max_row_tokens,
                             reference=not args.reference_free)
     cache_s = time.perf_counter() - t0
@@ -153,39 +115,50 @@ def train_prefix_cache(model: Any, tokenizer: Any, trl_rows: list[dict[str, str]
              cache.prefix.ids.shape[0])
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
-    step = 0
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if ckpt is not None:
-        step = _load_checkpoint(model, opt, ckpt)
-        _truncate_metrics(run_dir / "metrics.jsonl", step)
-        log.info("resumed from %s (step %d)", ckpt, step)
+    schedule = None
+    if args.lr_scheduler_type != "cosine":
+        from transformers import get_scheduler
+
+        schedule = get_scheduler(args.lr_scheduler_type, opt, num_warmup_steps=args.warmup_steps,
+                                 num_training_steps=args.max_steps).lr_lambdas[0]
+    step = start_point(model, opt, params, run_dir, resume)
+    resumed = step or None
     batches = _batches(len(cache.pairs), args.batch_size, args.seed)
     for _ in range(step * args.grad_accum):  # keep the data order identical to an uninterrupted run
         next(batches)
-    metrics_path = run_dir / "metrics.jsonl"
-    last: dict[str, Any] = {}
+    writer, last = MetricsWriter(run_dir, args.report_to), {}
+    t1 = time.perf_counter()
     model.train()
-    with tqdm(total=args.max_steps, initial=step, desc="DPO (prefix cache)", unit="step") as bar:
+    with tqdm(total=args.max_steps, initial=step, desc="DPO (prefix cache)", unit="step",
+              disable=args.disable_tqdm) as bar:
         while step < args.max_steps:
-            last = _one_step(model, opt, params, cache, batches, step, args, weights)
+            last = _one_step(model, opt, params, cache, batches, _lr_at(step, args, schedule), args, weights)
             step += 1
             last.update({"step": step, "train/cache_s": round(cache_s, 2)})
             if step % args.logging_steps == 0 or step == args.max_steps:
-                append_jsonl(metrics_path, last)
+                writer.row(last)
             if args.save_steps and step % args.save_steps == 0 and step < args.max_steps:
-                _save_checkpoint(model, opt, step, run_dir / "checkpoints", keep=2)
+                save_checkpoint(model, opt, step, _epoch(step, args, len(cache.pairs)), run_dir / "checkpoints",
+                                args.save_total_limit, "prefix_cache")
             if on_step is not None:
                 on_step(step, last)
             bar.update(1)
             bar.set_postfix(loss=f"{last['train/loss']:.3f}", margin=f"{last['train/rewards/margins']:.2f}")
+    writer.close()
     model.eval()
+    if info is not None:
+        info.update(resumed=resumed, train_seconds=time.perf_counter() - t1, cache_s=round(cache_s, 2))
     return last
 
 
+def _epoch(step: int, args: PrefixTrainArgs, n: int) -> float:
+    """Epochs of ``n`` pairs seen after ``step`` optimizer steps."""
+    return round(step * args.batch_size * args.grad_accum / max(n, 1), 4)
+
+
 def _one_step(model: Any, opt: torch.optim.Optimizer, params: list, cache: PairCache, batches: Any,
-              step: int, args: PrefixTrainArgs, weights: list[float]) -> dict[str, Any]:
+              lr: float, args: PrefixTrainArgs, weights: list[float]) -> dict[str, Any]:
     start = time.perf_counter()
-    lr = _lr_at(step, args)
     for g in opt.param_groups:
         g["lr"] = lr
     totals: dict[str, float] = {}
@@ -204,15 +177,4 @@ def _one_step(model: Any, opt: torch.optim.Optimizer, params: list, cache: PairC
     tokens = totals.pop("train/tokens") * args.grad_accum
     return {"train/loss": loss_sum, **totals, "train/lr": lr, "train/grad_norm": grad_norm,
             "train/step_s": round(seconds, 3), "train/tokens_per_s": round(tokens / seconds, 1),
-            "train/peak_memory_gib": _peak_memory_gib()}
-
-
-def _peak_memory_gib() -> float:
-    if torch.cuda.is_available():
-        return round(torch.cuda.max_memory_allocated() / 2**30, 3)
-    try:
-        import resource
-
-        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)  # KiB → GiB (Linux)
-    except (ImportError, OSError):
-        return 0.0
+            "train/peak_memory_gib": peak_memory_gib()}

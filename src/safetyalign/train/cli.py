@@ -128,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
         distributed.check_backend(cfg.train.backend, args.num_processes or 2)
         return launch.relaunch(args, _choose_run_dir(cfg, args))
     if cfg.train.backend == "unsloth":  # unsloth must be imported before trl / transformers
-        from safetyalign.train.backend import import_unsloth
+        from safetyalign.engines.unsloth import import_unsloth
 
         import_unsloth()
     from safetyalign.models.loading import pick_device
@@ -142,6 +142,8 @@ def main(args: argparse.Namespace) -> int:
     if main_process:
         write_provenance(run_dir, dump_config(cfg), command=launch.launched_command())
     timings = Timings(run_dir / "timings.json") if main_process else None
+    if main_process:
+        _preflight(run_dir)
     with timings.stage("data") if timings else nullcontext():
         train_rows, eval_rows, prepared = _rows(cfg, run_dir, args.resume)
     from safetyalign.train.trainer import train
@@ -151,6 +153,20 @@ def main(args: argparse.Namespace) -> int:
                        tokenizer=prepared.tokenizer if prepared.model is not None else None)
     _log_result(log, cfg, result)
     return 0
+
+
+def _preflight(run_dir: Path) -> None:
+    """``safetyalign doctor``'s checks, as warnings (they never stop training)."""
+    from safetyalign.logs import get_logger
+
+    try:
+        from safetyalign.doctor import run_checks
+
+        for check in run_checks(run_dir):
+            if not check.ok:
+                get_logger(__name__).warning("preflight: %s: %s. %s", check.name, check.detail, check.advice)
+    except Exception as exc:  # preflight must never stop training
+        get_logger(__name__).warning("preflight checks failed to run: %s", exc)
 
 
 def _log_result(log: Any, cfg: Any, result: Any) -> None:

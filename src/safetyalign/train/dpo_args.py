@@ -25,15 +25,19 @@ def peft_config(cfg: Any) -> Any:
     """PEFT LoraConfig from the ``lora`` section (causal LM, no bias)."""
     from peft import LoraConfig
 
-    layers = None
-    if cfg.lora.top_layers is not None:
-        from safetyalign.models.loading import resolve_model
-
-        n = _num_layers(cfg, resolve_model(cfg.model))
-        layers = list(range(max(0, n - cfg.lora.top_layers), n))
     return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.lora_alpha, lora_dropout=cfg.lora.lora_dropout,
                       target_modules=list(cfg.lora.target_modules), bias="none", task_type="CAUSAL_LM",
-                      layers_to_transform=layers)
+                      layers_to_transform=lora_layers(cfg))
+
+
+def lora_layers(cfg: Any) -> list[int] | None:
+    """PEFT's ``layers_to_transform`` for ``lora.top_layers`` (the last N decoder layers); None = every layer."""
+    if cfg.lora.top_layers is None:
+        return None
+    from safetyalign.models.loading import resolve_model
+
+    n = _num_layers(cfg, resolve_model(cfg.model))
+    return list(range(max(0, n - cfg.lora.top_layers), n))
 
 
 def _num_layers(cfg: Any, resolved: Any) -> int:

@@ -50,6 +50,8 @@ def make_metrics_callback(path: Path) -> Any:
     import torch
     from transformers import TrainerCallback
 
+    from safetyalign.train.core import peak_memory_gib
+
     class MetricsCallback(TrainerCallback):
         """Writes metrics.jsonl; adds tokens/s (from TRL's num_tokens) and peak accelerator memory."""
 
@@ -72,24 +74,8 @@ def make_metrics_callback(path: Path) -> Any:
                     row["train/tokens_per_s"] = round((tokens - self.last_tokens) / (now - self.last_time), 2)
                 self.last_time, self.last_tokens = now, tokens
                 row["train/num_tokens"] = tokens
-                row["train/peak_memory_gib"] = round(_peak_memory_gib(), 4)
+                row["train/peak_memory_gib"] = peak_memory_gib()
             if len(row) > 2:
                 append_jsonl(path, row)
 
     return MetricsCallback()
-
-
-def _peak_memory_gib() -> float:
-    """Peak CUDA memory when on a GPU, else the process's peak resident set size."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**30
-    try:
-        import resource
-        import sys
-
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss / 2**30 if sys.platform == "darwin" else rss / 2**20
-    except (ImportError, OSError):
-        return 0.0

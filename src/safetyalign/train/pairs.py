@@ -85,3 +85,19 @@ def tokenize_pairs(text_rows: list[dict[str, str]], tokenizer: Any, max_length: 
         stats.tokens += 2 * len(prompt) + len(chosen) + len(rejected)
     stats.kept = len(out)
     return out, stats
+
+
+def tokenized_rows(cfg: Any, tokenizer: Any, rows: list[dict[str, Any]] | None,
+                   name: str) -> tuple[list[dict[str, list[int]]], dict[str, Any] | None]:
+    """Rows -> ``[{prompt_ids, chosen_ids, rejected_ids}]`` (rendered and truncated as above) and the stats of
+    that, logged; the one tokenization path of the ``trl``, ``unsloth`` and ``fast`` engines."""
+    from safetyalign.logs import get_logger
+
+    if not rows:
+        return [], None
+    text = render_rows(rows, tokenizer, cfg.model.system_prompt)
+    examples, stats = tokenize_pairs(text, tokenizer, cfg.model.max_length, cfg.model.max_prompt_length)
+    get_logger(__name__).info("%s pairs: %d kept of %d (skipped %s; prompts truncated %d, completions truncated %d)",
+                              name, stats.kept, stats.rows, stats.skipped or "none", stats.prompt_truncated,
+                              stats.completion_truncated)
+    return examples, vars(stats)

@@ -81,9 +81,13 @@ def prepare_data(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = No
 
 
 def copy_plots(plots: list[Path], plots_dir: Path) -> None:
-    """Copy plots to the legacy folder (``plots/``) unless they already live there."""
+    """Copy plots to the legacy folder (``plots/``) unless they already live there; a failure (read-only folder,
+    a file in the way) is a warning: the run folder keeps them."""
     if not plots or plots_dir.resolve() == plots[0].parent.resolve():
         return
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    for p in plots:
-        shutil.copy2(p, plots_dir / p.name)
+    try:
+        plots_dir.mkdir(parents=True, exist_ok=True)
+        for p in plots:
+            shutil.copy2(p, plots_dir / p.name)
+    except OSError as exc:
+        log.warning("data plots not copied to %s: %s (they are in %s)", plots_dir, exc, plots[0].parent)

@@ -60,7 +60,7 @@ class CrossJudge(Judge):
 
     def probabilities(self, prompts: list[str], responses: list[str]) -> list[list[float]]:
         """``[p_refused, p_partial, p_harmful]`` per pair."""
-        from safetyalign.eval.train_cross_judge import predict
+        from safetyalign.eval.judges.cross_model import predict
 
         self._load()
         rows = [{"prompt": p or "", "response": r or ""} for p, r in zip(prompts, responses)]

@@ -7,16 +7,20 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def word_tokenizer(vocab_size: int, eos_id: int) -> Any:
-    """A tokenizer where the text ``"t17 t5"`` is ids ``[17, 5]``, with ``<|endoftext|>`` = ``eos_id`` (special)."""
+def word_tokenizer(vocab_size: int, eos_id: int, pad_id: int | None = None) -> Any:
+    """A tokenizer where the text ``"t17 t5"`` is ids ``[17, 5]``, with ``<|endoftext|>`` = ``eos_id`` (special) and
+    the pad token ``<|pad|>`` = ``pad_id`` (default: the EOS; Unsloth wants a distinct one)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {f"t{i}": i for i in range(vocab_size) if i != eos_id}
+    vocab = {f"t{i}": i for i in range(vocab_size) if i not in (eos_id, pad_id)}
     vocab["<|endoftext|>"] = eos_id
+    if pad_id is not None:
+        vocab["<|pad|>"] = pad_id
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="t0"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
+                                   pad_token="<|endoftext|>" if pad_id is None else "<|pad|>")
 
 
 def pairs_to_text(pairs: Sequence[tuple[list[int], list[int], list[int]]]) -> list[dict[str, str]]:
@@ -29,7 +33,7 @@ def pairs_to_text(pairs: Sequence[tuple[list[int], list[int], list[int]]]) -> li
 
 def run_trl(model: Any, pairs: list, eos_id: int, vocab: int, steps: int, lr: float, beta: float, seed: int,
             cuda: bool, liger: bool = False, sync: Callable[[], None] = lambda: None,
-            bf16: bool | None = None) -> dict:
+            bf16: bool | None = None, gradient_checkpointing: bool = True, tokenizer: Any = None) -> dict:
     """Train ``steps`` steps with TRL's DPOTrainer on the same two pairs every step; per-step times and losses."""
     import tempfile
 
@@ -61,11 +65,11 @@ def run_trl(model: Any, pairs: list, eos_id: int, vocab: int, steps: int, lr: fl
         args = DPOConfig(output_dir=tmp, per_device_train_batch_size=len(pairs), max_steps=steps, learning_rate=lr,
                          lr_scheduler_type="constant", warmup_steps=0, logging_steps=1, save_strategy="no",
                          report_to="none", bf16=cuda if bf16 is None else bf16, use_cpu=not cuda,
-                         gradient_checkpointing=True, beta=beta,
+                         gradient_checkpointing=gradient_checkpointing, beta=beta,
                          loss_type=["sigmoid"], max_length=None, seed=seed, dataloader_num_workers=0,
                          disable_tqdm=True, use_liger_kernel=liger, max_grad_norm=1.0, weight_decay=0.0)
         trainer = Recording(model=model, args=args, train_dataset=Dataset.from_list(pairs_to_text(pairs)),
-                            processing_class=word_tokenizer(vocab, eos_id), callbacks=[Timer()])
+                            processing_class=tokenizer or word_tokenizer(vocab, eos_id), callbacks=[Timer()])
         row = trainer.train_dataset[0]
         match = any(row["prompt_ids"] == p and row["chosen_ids"] == c and row["rejected_ids"] == r
                     for p, c, r in pairs)
