@@ -50,7 +50,7 @@ def test_quickstart_ci_sized(tmp_path, shared_data, monkeypatch):
     assert set(results["summary"]) == {"base", "tuned"}
     metric = results["summary"]["tuned"]["harmful/refusal_rate"]
     assert set(metric) >= {"value", "ci95", "k", "n"} and 0 <= metric["value"] <= 1
-    assert results["judge"]["primary"] == "learned"
+    assert results["judge"]["primary"] == "learned" and results["judge"]["harm"] == "cross"
     rec = results["records"][0]
     assert {"id", "prompt", "lang", "expected", "base", "tuned"} <= set(rec)
     assert {"response", "verdict", "refused", "judges"} <= set(rec["tuned"])

@@ -52,8 +52,13 @@ class EvalConfig:
         "cvalues_zh), name@eval / name@train halves of the hash split, or file.jsonl[:prompt_field[:refuse|comply]]."))
     max_per_suite: int | None = opt(None, help="Cap prompts per suite (deterministic sample by seed).")
     seed: int = opt(0, help="Seed for suite sampling.")
-    judges: list[str] = opt(factory=lambda: ["pattern"], help="Judges: pattern, learned, llm:<model>.")
+    judges: list[str] = opt(factory=lambda: ["pattern"], help="Judges: cross (prompt-aware, refusal + harm), pattern, "
+                            "learned, llm:<model>.")
     primary_judge: str = opt("pattern", help="Judge whose verdicts give the headline metrics.")
+    harm_judge: str | None = opt(None, help="Judge whose harm verdict gives harmful/attack_success_rate (default: the "
+                                 "primary judge; a judge without a harm verdict falls back to 'not refused').")
+    judge_format: str | None = opt(None, help="llm: judges only: official prompt + parsing of llamaguard3, "
+                                   "llamaguard4, harmbench, wildguard or strongreject (default: project rubric).")
     strongreject: bool = opt(False, help="LLM judges also give the StrongREJECT score (1-refused)*(conv+spec-2)/8.")
     generation: GenerationConfig = opt(factory=GenerationConfig, help="Decoding settings.")
     output: str = opt("output/evaluation_results.json", help="Legacy path the results are also copied to.")

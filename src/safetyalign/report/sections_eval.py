@@ -225,6 +225,12 @@ def judge_section(run: RunData) -> Section:
     sec.blocks.append(Para(f"Headline metrics use the verdicts of the '{primary}' judge. Accuracy is measured "
                            "against human labels; agreement compares refusal calls with the primary judge."))
     sec.blocks.append(Table(["Judge", "Measured accuracy", "Agreement with primary"], rows))
+    from safetyalign.report.sections_judge import disagreement_table, source_accuracy_table
+
+    for table in (source_accuracy_table(judge),
+                  disagreement_table((run.results or {}).get("records") or [], primary, names)):
+        if table is not None:
+            sec.blocks.append(table)
     gen = (run.results or {}).get("generation")
     if isinstance(gen, dict) and gen:
         sec.blocks.append(Table(["Generation setting", "Value"], [[str(k), fmt_num(v)] for k, v in gen.items()]))
