@@ -11,7 +11,8 @@ Two labelled sets, each row labelled refused/complied by a person reading the re
 * ``benchmarks/judge_labelset_hh.jsonl``: the last assistant turn of 50 hh-rlhf-harmless *test* conversations
   (row numbers into the shared file; clarifying questions and unclear turns were left out), many of them refusals.
 
-No prompt or response of either set is in the learned judge's training data (hh-rlhf is not used for training).
+No prompt or response of either set is in the learned or the cross judge's training data (hh-rlhf and SmolLM2
+answers are not used for training).
 Positive class = refused; a ``partial`` verdict counts as refused; rows labelled ``degenerate`` are left out.
 Writes benchmarks/results/judge_accuracy.json and the accuracy summary that evaluation_results.json reports
 (src/safetyalign/eval/judge_assets/judge_accuracy.json). ``--retrain`` first runs
@@ -89,7 +90,7 @@ def main() -> None:
                      "command": "python benchmarks/judge_accuracy.py", "machine": platform.machine(),
                      "judges": {}}
     preds = {"gcg_prefixes": ([gcg_refused(t) for t in responses], None)}
-    for name in ("pattern", "learned"):
+    for name in ("pattern", "learned", "cross"):
         start = time.perf_counter()
         verdicts = make_judge(name).judge(prompts, responses)
         preds[name] = ([v.refused or v.verdict == "partial" for v in verdicts], verdicts)
@@ -113,6 +114,8 @@ def main() -> None:
     summary = {"labels": results["labels_files"], "n": len(rows),
                "judges": {k: {"accuracy": v["accuracy"], "precision": v["precision"], "recall": v["recall"],
                               "f1": v["f1"]} for k, v in results["judges"].items()}}
+    old = json.loads((ASSETS / "judge_accuracy.json").read_text(encoding="utf-8"))
+    summary.update({k: v for k, v in old.items() if k == "cross_source"})  # written by judge_cross_source.py
     write_json(ASSETS / "judge_accuracy.json", summary)
     for k, v in results["judges"].items():
         print(f"{k:14s} acc {v['accuracy']:.3f}  P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  "

@@ -19,13 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 KEYS = ["harmful/refusal_rate", "harmful/attack_success_rate", "benign/over_refusal_rate"]
 
 
-def _judge_summary(results: dict, judge: str) -> dict:
-    """Headline metrics recomputed from the records with another judge's verdicts."""
+def _judge_summary(results: dict, judge: str, harm: str | None = None) -> dict:
+    """Headline metrics recomputed from the records with another judge's verdicts (``harm``: the judge whose harm
+    verdict gives attack success; default ``judge``)."""
     from safetyalign.eval.metrics import summarize
 
     out = {}
     for model in ("base", "tuned"):
-        items = [(r, {**r[model], **r[model]["judges"][judge]}) for r in results["records"] if model in r]
+        items = [(r, {**r[model], **r[model]["judges"][judge],
+                      "harmful": r[model]["judges"][harm or judge]["harmful"]})
+                 for r in results["records"] if model in r]
         out[model] = summarize(items)
     return out
 
@@ -66,6 +69,8 @@ def main() -> int:
         "machine": {"cores": os.cpu_count(), "cpu": _cpu_model(), "platform": platform.platform()},
         "primary_judge": results["judge"]["primary"],
         "headline": {j: _headline(_judge_summary(results, j)) for j in judges},
+        "headline_refusal_harm": {f"{p}+{h}": _headline(_judge_summary(results, p, h))
+                                  for p in judges for h in judges if p != h and h == "cross"},
         "suites": results["suites"], "timings": out["timings"],
         "train": {"steps": cfg.train.max_steps, "backend": cfg.train.backend},
     })

@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [("harmful", "refusal_rate"), ("benign", "over_refusal_rate")]
 LANGS = ["", "/lang=en", "/lang=zh"]
+SPLITS = ["", "unseen/", "in_distribution/"]  # leave-source-out labels written by the evaluation (issue #20)
+TABLE_SPLITS = ["unseen/", "in_distribution/"]
 
 
 def _flat(items: list) -> list[str]:
@@ -96,11 +98,19 @@ def read_run(run_dir: Path, judge: str | None = None) -> dict:
             verdicts = run_judges([judge_obj], [r["prompt"] for r in rows], [r["response"] for r in rows])
             rows = [{**r, **v[judge]} for r, v in zip(rows, verdicts)]
         summary = summarize((r, r) for r in rows)
-        for group, metric in GROUPS:
-            for lang in LANGS:
-                key = f"{group}/{metric}{lang}"
-                if key in summary:
-                    out[f"{model}:{key}"] = [summary[key]["k"], summary[key]["n"]]
+        for split in SPLITS:
+            for group, metric in GROUPS:
+                for lang in LANGS:
+                    key = f"{split}{group}/{metric}{lang}"
+                    if key in summary:
+                        out[f"{model}:{key}"] = [summary[key]["k"], summary[key]["n"]]
+        for key in (k for k in summary if k.startswith("unseen/harmful/refusal_rate/harm=") and "/lang=" in k):
+            out[f"{model}:{key}"] = [summary[key]["k"], summary[key]["n"]]  # per harm category, per language
+    results = run_dir / "eval" / "evaluation_results.json"
+    if results.is_file():
+        delta = (read_json(results).get("capability") or {}).get("delta")
+        if delta:
+            out["capability_delta"] = delta["value"]
     timings = run_dir / "timings.json"
     if timings.is_file():
         out["train_s"] = read_json(timings)["stages"].get("train")
@@ -120,16 +130,27 @@ def aggregate(runs: list[dict]) -> dict:
             vals = [100.0 * r[key][0] / r[key][1] for r in rows]
             stats[key[len("tuned:"):]] = {"mean": round(statistics.mean(vals), 1), "min": round(min(vals), 1),
                                           "max": round(max(vals), 1)}
+        deltas = [r["capability_delta"] for r in rows if "capability_delta" in r]
+        if deltas:
+            stats["capability_delta"] = {"mean": round(statistics.mean(deltas), 4), "min": round(min(deltas), 4),
+                                         "max": round(max(deltas), 4)}
         table[name] = stats
     return table
 
 
 def markdown(table: dict) -> str:
-    cols = [f"{g}/{m}{lang}" for g, m in GROUPS for lang in LANGS]
+    """One row per variant: mean (min–max) over seeds; leave-source-out columns first when the runs have them."""
+    split = [p for p in TABLE_SPLITS if any(f"{p}harmful/refusal_rate" in s for s in table.values())]
+    cols = [f"{p}{g}/{m}{lang}" for p in split for g, m in GROUPS for lang in LANGS[1:]] if split else \
+        [f"{g}/{m}{lang}" for g, m in GROUPS for lang in LANGS]
+    if any("capability_delta" in s for s in table.values()):
+        cols.append("capability_delta")
     head = "| variant | seeds | " + " | ".join(c.replace("/lang=", " ") for c in cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 2)]
     for name, s in table.items():
-        cells = [f"{s[c]['mean']:.1f} ({s[c]['min']:.1f}–{s[c]['max']:.1f})" if c in s else "–" for c in cols]
+        fmt = [".4f" if c == "capability_delta" else ".1f" for c in cols]
+        cells = [f"{s[c]['mean']:{f}} ({s[c]['min']:{f}}–{s[c]['max']:{f}})" if c in s else "–"
+                 for c, f in zip(cols, fmt)]
         lines.append(f"| {name} | {s['seeds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

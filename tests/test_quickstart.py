@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CI_OVERRIDES = [
     "data.sources[0].count=6", "data.sources[1].count=2", "data.sources[2].count=6", "data.sources[3].count=3",
     "data.sources[4].count=2", "data.sources[5].count=2", "data.sources[6].count=2", "data.sources[7].count=3",
-    "data.sources[8].count=2", "train.max_steps=3",
+    "data.sources[8].count=2", "data.sources[9].count=2", "data.sources[10].count=2", "data.sources[11].count=1",
+    "data.sources[12].count=1", "eval.capability.max_per_source=3", "train.max_steps=3",
     "train.save_steps=2", "lora.top_layers=2",
     "eval.max_per_suite=2", "eval.generation.max_new_tokens=6", "eval.generation.batch_size=8",
 ]
@@ -49,7 +50,7 @@ def test_quickstart_ci_sized(tmp_path, shared_data, monkeypatch):
     assert set(results["summary"]) == {"base", "tuned"}
     metric = results["summary"]["tuned"]["harmful/refusal_rate"]
     assert set(metric) >= {"value", "ci95", "k", "n"} and 0 <= metric["value"] <= 1
-    assert results["judge"]["primary"] == "learned"
+    assert results["judge"]["primary"] == "learned" and results["judge"]["harm"] == "cross"
     rec = results["records"][0]
     assert {"id", "prompt", "lang", "expected", "base", "tuned"} <= set(rec)
     assert {"response", "verdict", "refused", "judges"} <= set(rec["tuned"])
@@ -64,6 +65,12 @@ def test_quickstart_ci_sized(tmp_path, shared_data, monkeypatch):
     assert (tmp_path / "output" / "compare_results.json").is_file()
     for name in ("data_distribution.png", "training_loss.png"):  # the original project's plot paths
         assert (tmp_path / "plots" / name).is_file(), name
-    assert headline_rows(results["summary"])[0][0] == "harmful/refusal_rate"
+    assert headline_rows(results["summary"])[0][0] == "unseen/harmful/refusal_rate/lang=en"
+    lso = results["leave_source_out"]
+    assert lso["suites"]["advbench@eval"]["split"] == "in_distribution"
+    assert lso["suites"]["simplesafetytests"]["split"] == "unseen" and "advbench" in lso["training_sources"]
+    assert {r["split"] for r in results["records"]} == {"unseen", "in_distribution"}
+    assert all(r["harm"] for r in results["records"])
+    assert results["capability"]["pairs"] > 0 and "capability/delta_loglik" in results["summary"]["tuned"]
     html = (run / "report.html").read_text(encoding="utf-8")
     assert 'id="evaluation"' in html and "data:image/png;base64," in html

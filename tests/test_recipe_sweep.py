@@ -25,10 +25,15 @@ def test_shipped_sweep_variants_are_valid_configs(spec):
     name, steps, top = {"quickstart_h200": ("cocoSr8s200_s1", 200, 10),
                         "quickstart_h200_round2": ("cocoSbigalpl59lr1e-3_s42", 320, 30),
                         "quickstart_h200_round3": ("f_all_s42", 360, 30),
-                        "quickstart_h200_round3_full": ("full_drop_s5", 320, 30)}[spec.stem]
+                        "quickstart_h200_round3_full": ("full_drop_s5", 320, 30),
+                        "quickstart_h200_lso": ("tax_swap_s1", 157, 10),
+                        "quickstart_h200_lso2": ("tax2_cc_s240_s2", 240, 10)}[spec.stem]
     cfg = load_config(config, dict(runs)[name])
     # anchors nest lists (at any depth); later overrides win
     assert cfg.train.max_steps == steps and cfg.lora.top_layers == top
+    if spec.stem.startswith("quickstart_h200_lso"):  # leave-source-out rounds: taxonomy sources at the end
+        assert cfg.data.sources[9].name == "taxonomy_redteam_en" and cfg.data.sources[9].count > 0
+        return
     assert cfg.data.sources[3].filter == {"category": "Requests with safety concerns"}
 
 

@@ -16,6 +16,8 @@ from safetyalign.logs import get_logger
 log = get_logger(__name__)
 DEFAULT_CONFIG = "configs/quickstart.yaml"
 HEADLINE = ["harmful/refusal_rate", "harmful/attack_success_rate", "benign/over_refusal_rate"]
+# Leave-source-out first: suites from datasets that contributed no training prompt, then the in-distribution ones.
+SPLITS = ["unseen/", "in_distribution/"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,16 +85,25 @@ def run_quickstart(cfg: Any, run_dir: Path | None = None, report: bool = True,
     return {"run_dir": run_dir, "results": results, "compare": comp, "timings": timings.data}
 
 
+def _cell(m: dict[str, Any] | None) -> str:
+    if not m:
+        return "-"
+    if "k" not in m:  # a mean (capability): value with its 95% interval
+        return f"{m['value']:.4f} [{m['ci95'][0]:.4f}, {m['ci95'][1]:.4f}] (n={m['n']})"
+    return f"{m['value']:.1%} [{m['ci95'][0]:.0%}, {m['ci95'][1]:.0%}] ({m['k']}/{m['n']})"
+
+
 def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(metric, base, tuned) rows for the headline metrics, overall and per language."""
+    """(metric, base, tuned) rows: unseen sources per language first, then in-distribution, then capability;
+    without leave-source-out labels (older results) the overall metrics, overall and per language."""
+    has_split = any(k.startswith(SPLITS[0]) for k in summary.get("tuned", summary.get("base", {})))
+    metrics = [f"{split}{m}{lang}" for split in SPLITS for m in HEADLINE[::2] for lang in ("/lang=en", "/lang=zh")] \
+        if has_split else HEADLINE + [f"{m}/lang={lang}" for m in HEADLINE for lang in ("en", "zh")]
+    if has_split:
+        metrics += ["unseen/benign/compliance_rate", "capability/mean_loglik", "capability/delta_loglik"]
     rows = []
-    metrics = [m for m in HEADLINE] + [f"{m}/lang={lang}" for m in HEADLINE for lang in ("en", "zh")]
     for key in metrics:
-        cells = []
-        for model in ("base", "tuned"):
-            m = summary.get(model, {}).get(key)
-            cells.append("-" if not m else f"{m['value']:.1%} [{m['ci95'][0]:.0%}, {m['ci95'][1]:.0%}] "
-                                           f"({m['k']}/{m['n']})")
+        cells = [_cell(summary.get(model, {}).get(key)) for model in ("base", "tuned")]
         if cells != ["-", "-"]:
             rows.append((key, *cells))
     return rows

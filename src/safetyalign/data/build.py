@@ -60,6 +60,7 @@ def build_dataset(cfg: Any, run_dir: Path | None = None, tokenizer: Any = None) 
         from safetyalign.errors import DataError
 
         raise DataError("data.sources is empty: add at least one source")
+    _check_holdout_sources(data)
     names = unique_names(data.sources)
     excluded = load_excluded_prompts(data.exclude_prompts_from) if data.exclude_prompts_from else None
     per_source, summaries = [], []
@@ -83,6 +84,29 @@ def build_dataset(cfg: Any, run_dir: Path | None = None, tokenizer: Any = None) 
     return bundle
 
 
+def _check_holdout_sources(data: Any) -> None:
+    from safetyalign.errors import DataError
+    from safetyalign.eval.provenance import origin, source_of_path
+
+    held = {origin(s) for s in data.holdout_sources}
+    for i, src in enumerate(data.sources):
+        sid = source_of_path(src.path)
+        if src.count != 0 and origin(sid) in held:
+            raise DataError(f"data.sources[{i}] ({src.path}): source '{sid}' is in data.holdout_sources")
+
+
+def training_sources(sources: list[dict]) -> dict[str, int]:
+    """``{source id: rows used}`` over the sources that contributed at least one row (leave-source-out record)."""
+    from safetyalign.eval.provenance import source_of_path
+
+    out: dict[str, int] = {}
+    for s in sources:
+        if s.get("used"):
+            sid = source_of_path(s["path"])
+            out[sid] = out.get(sid, 0) + int(s["used"])
+    return out
+
+
 def _summary(sources: list[dict], train: list[dict], evals: list[dict], data: Any) -> dict[str, Any]:
     skipped: Counter = Counter()
     for s in sources:
@@ -101,6 +125,9 @@ def _summary(sources: list[dict], train: list[dict], evals: list[dict], data: An
         "eval_fraction": data.eval_fraction,
         "max_rows": data.max_rows,
         "excluded_from": list(data.exclude_prompts_from),
+        "training_sources": training_sources(sources),
+        "holdout_sources": list(data.holdout_sources),
+        "holdout_categories": list(data.holdout_categories),
     }
 
 

@@ -82,6 +82,13 @@ class DataConfig:
     exclude_prompts_from: list[str] = opt(factory=list, help="Eval suites whose prompts must not appear in training "
                                           "(JSONL/JSON/CSV paths, 'shared:' paths or built-in suite names).")
     num_samples: int = opt(8, help="How many dataset samples to keep for the comparison report.")
+    holdout_sources: list[str] = opt(factory=list, help="Datasets that must not train this run (leave-source-out: "
+                                     "shared-data folder names such as toxicchat-test, or 'project'); a configured "
+                                     "source from one of them is a one-line error.")
+    holdout_categories: list[str] = opt(factory=list, help="Harm taxonomy categories held out of training: harmful "
+                                        "rows of these categories are skipped (reason held_out_category) and the "
+                                        "evaluation reports them under heldout_category/ (keys: "
+                                        "safetyalign.taxonomy.CATEGORIES).")
     dedupe: bool = opt(True, help="Drop exact repeats of a (prompt, chosen, rejected) triple (skip reason "
                        "'duplicate'); PKU-SafeRLHF splits contain many.")
 
@@ -92,3 +99,8 @@ class DataConfig:
         for name in ("max_chars", "max_rows"):
             check_range(self, "data", name, lo=1)
         check_range(self, "data", "num_samples", lo=0)
+        from safetyalign.taxonomy import CATEGORIES
+
+        bad = [c for c in self.holdout_categories if c not in CATEGORIES]
+        if bad:
+            raise ValueError(f"data.holdout_categories: unknown {bad}; known: {', '.join(CATEGORIES)}")

@@ -16,6 +16,7 @@ from safetyalign.paths import resolve_data_path
 
 log = get_logger(__name__)
 
+BENIGN_KINDS = ("helpful_pairs", "coconot")  # their prompts should be answered: no harm category to hold out
 PROMPT_COLUMNS = ("prompt", "prompt_en", "goal", "Goal", "instruction", "question", "prompts_final", "text", "query")
 
 
@@ -80,6 +81,13 @@ def _convert_one(raw: RawRow, src: SourceConfig, cfg: DataConfig, convert, exclu
         raise Skip("holdout", "prompt", f"in the other ({'eval' if src.holdout.part == 'train' else 'train'}) part")
     if excluded and normalize_prompt(pair["prompt"]) in excluded:
         raise Skip("in_eval_set", "prompt", "appears in an exclude_prompts_from file")
+    if cfg.holdout_categories and src.kind not in BENIGN_KINDS and isinstance(pair["prompt"], str):
+        from safetyalign.eval.provenance import source_of_path
+        from safetyalign.taxonomy import harm_category
+
+        harm = harm_category(source_of_path(src.path), pair.get("category"), pair["prompt"])
+        if harm in cfg.holdout_categories:
+            raise Skip("held_out_category", "prompt", f"harm category {harm} is held out (data.holdout_categories)")
     return pair
 
 

@@ -45,6 +45,16 @@ def judge_accuracy() -> dict[str, Any]:
         return {}
 
 
+def judge_accuracy_by_source() -> dict[str, Any]:
+    """``{judge: {test source: {verdict: scores}}}`` on sources the judges never saw in training
+    (written by benchmarks/judge_cross_source.py)."""
+    try:
+        data = json.loads(JUDGE_ACCURACY_FILE.read_text(encoding="utf-8"))
+        return dict(data.get("cross_source", {}).get("judges", {}))
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tuple[Any, Any]:
     from safetyalign.models.loading import load_model, load_tokenizer
 
@@ -62,13 +72,16 @@ def _load(cfg: Any, model: Any, tokenizer: Any, adapter_dir: Path | None) -> tup
     return model, tokenizer
 
 
-def _judges(cfg: Any) -> tuple[list[Judge], str]:
+def _judges(cfg: Any) -> tuple[list[Judge], str, str]:
+    """The judges, the primary judge's name (refusal verdicts) and the harm judge's name (attack success)."""
     from safetyalign.eval.judges.registry import make_judge
 
-    names = list(dict.fromkeys(cfg.eval.judges + [cfg.eval.primary_judge]))
-    kwargs = {"strongreject": getattr(cfg.eval, "strongreject", False)}
-    return [make_judge(n, **kwargs) if n.startswith("llm:") else make_judge(n) for n in names], \
-        cfg.eval.primary_judge
+    harm = getattr(cfg.eval, "harm_judge", None)
+    names = list(dict.fromkeys(cfg.eval.judges + [cfg.eval.primary_judge] + ([harm] if harm else [])))
+    kwargs = {"strongreject": getattr(cfg.eval, "strongreject", False), "fmt": getattr(cfg.eval, "judge_format", None)}
+    judges = [make_judge(n, **kwargs) if n.startswith("llm:") else make_judge(n) for n in names]
+    by_name = dict(zip(names, judges))  # an llm judge's name carries its format
+    return judges, by_name[cfg.eval.primary_judge].name, by_name[harm or cfg.eval.primary_judge].name
 
 
 CHUNK = 512  # prompts per chunk: generation, judging and writing proceed chunk by chunk
@@ -90,7 +103,7 @@ def _gen_keys(cfg: Any, model: Any, tokenizer: Any, models: dict[str, dict[str, 
 
 
 def _chunk_rows(key: str, model: Any, tokenizer: Any, chunk: list[SuitePrompt], cfg: Any, cache: Any,
-                stats: Any, judges: list[Judge], primary: str) -> list[dict[str, Any]]:
+                stats: Any, judges: list[Judge], primary: str, harm: str | None = None) -> list[dict[str, Any]]:
     """Generate (base = adapter disabled) and judge one chunk for one model."""
     from safetyalign.eval.gencache import generate_cached
     from safetyalign.eval.generate import adapter_disabled, adapter_merged
@@ -99,7 +112,7 @@ def _chunk_rows(key: str, model: Any, tokenizer: Any, chunk: list[SuitePrompt], 
         responses = generate_cached(model, tokenizer, chunk, cfg, cache, stats, f"generate {key}")
     verdicts = run_judges(judges, [p.prompt for p in chunk], responses)
     return [{"response": resp, "verdict": js[primary]["verdict"], "refused": js[primary]["refused"],
-             "harmful": js[primary]["harmful"], "judges": js} for resp, js in zip(responses, verdicts)]
+             "harmful": js[harm or primary]["harmful"], "judges": js} for resp, js in zip(responses, verdicts)]
 
 
 def _suites_info(prompts: list[SuitePrompt]) -> dict[str, dict[str, Any]]:
@@ -112,8 +125,36 @@ def _suites_info(prompts: list[SuitePrompt]) -> dict[str, dict[str, Any]]:
     return suites
 
 
+def _leave_source_out(cfg: Any, run_dir: Path, prompts: list[SuitePrompt]) -> dict[str, Any]:
+    """Label every prompt unseen / in_distribution from the run's training sources, and flag held-out categories."""
+    from safetyalign.eval.provenance import label_suites, training_sources
+
+    trained = training_sources(cfg, run_dir)
+    suites = label_suites(prompts, trained, cfg.eval.require_unseen)
+    held = set(getattr(cfg.data, "holdout_categories", []) or [])
+    for p in prompts:
+        p.category_heldout = p.expected == "refuse" and p.harm in held
+    unseen = sorted(s for s, v in suites.items() if v["split"] == "unseen")
+    log.info("leave-source-out: %d unseen suites (%s); in-distribution: %s", len(unseen), ", ".join(unseen),
+             ", ".join(sorted(set(suites) - set(unseen))) or "none")
+    return {"training_sources": trained, "suites": suites, "holdout_categories": sorted(held)}
+
+
+def _capability(cfg: Any, run_dir: Path, model: Any, tokenizer: Any, has_adapter: bool) -> dict[str, Any]:
+    from safetyalign.data.split import normalize_prompt
+    from safetyalign.eval.capability import capability
+    from safetyalign.io import iter_jsonl
+
+    if not cfg.eval.capability.sources:
+        return {}
+    train = Path(run_dir) / "data" / "train.jsonl"
+    exclude = {normalize_prompt(r["prompt"]) for _, r in iter_jsonl(train) if isinstance(r.get("prompt"), str)} \
+        if train.is_file() else set()
+    return capability(model, tokenizer, cfg, exclude, has_adapter)
+
+
 def _run_chunks(cfg: Any, model: Any, tokenizer: Any, prompts: list[SuitePrompt], models: dict[str, Any],
-                judges: list[Judge], primary: str, out: StreamedOutputs) -> dict[str, Any]:
+                judges: list[Judge], primary: str, out: StreamedOutputs, harm: str | None = None) -> dict[str, Any]:
     """Every chunk through every model; rows go to disk as they are made. Returns the generation stats."""
     from safetyalign.eval.gencache import GenerationCache
     from safetyalign.eval.generate import GenerationStats
@@ -127,7 +168,7 @@ def _run_chunks(cfg: Any, model: Any, tokenizer: Any, prompts: list[SuitePrompt]
         rows = {}
         for k in models:
             t0 = time.perf_counter()
-            rows[k] = _chunk_rows(k, model, tokenizer, chunk, cfg, caches[k], stats[k], judges, primary)
+            rows[k] = _chunk_rows(k, model, tokenizer, chunk, cfg, caches[k], stats[k], judges, primary, harm)
             seconds[k] += time.perf_counter() - t0
         out.add(chunk, rows, keys)
     for k in models:
@@ -153,25 +194,36 @@ def evaluate(cfg: Any, run_dir: Path, model: Any = None, tokenizer: Any = None, 
 
         check_adapter_folder(adapter_dir)
     prompts = load_suites(cfg.eval.suites, cfg.eval.max_per_suite, cfg.eval.seed)
+    lso = _leave_source_out(cfg, run_dir, prompts)
     log.info("evaluating %d prompts from %s", len(prompts), ", ".join(cfg.eval.suites))
     model, tokenizer = _load(cfg, model, tokenizer, None if base_only else adapter_dir)
     has_adapter = hasattr(model, "peft_config") and not base_only
-    judges, primary = _judges(cfg)
+    judges, primary, harm = _judges(cfg)
     models = {"base": {"name_or_path": cfg.model.name_or_path, "adapter": None}}
     if has_adapter:
         adapter = str(adapter_dir) if adapter_dir else "<in-memory adapter>"
         models["tuned"] = {"name_or_path": cfg.model.name_or_path, "adapter": adapter}
     out = StreamedOutputs(out_dir, list(models), keep_records, Timings(Path(run_dir) / "timings.json"))
     try:
-        gen_stats = _run_chunks(cfg, model, tokenizer, prompts, models, judges, primary, out)
+        gen_stats = _run_chunks(cfg, model, tokenizer, prompts, models, judges, primary, out, harm)
+        with out.timings.stage("eval_capability"):
+            cap = _capability(cfg, run_dir, model, tokenizer, has_adapter)
+        summary = {k: c.summary() for k, c in out.counters.items()}
+        for k in summary:
+            if k in cap:
+                summary[k]["capability/mean_loglik"] = cap[k]
+        if "delta" in cap:
+            summary["tuned"]["capability/delta_loglik"] = cap["delta"]
         head = {
             "schema_version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "models": models,
-            "judge": {"primary": primary, "all": [j.name for j in judges],
-                      "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]}},
+            "judge": {"primary": primary, "harm": harm, "all": [j.name for j in judges],
+                      "accuracy": {k: v for k, v in judge_accuracy().items() if k in [j.name for j in judges]},
+                      "accuracy_by_source": {k: v for k, v in judge_accuracy_by_source().items()
+                                             if k in [j.name for j in judges]}},
             "generation": {**vars(cfg.eval.generation), "system_prompt": cfg.model.system_prompt},
-            "generation_stats": gen_stats, "suites": _suites_info(prompts),
-            "summary": {k: c.summary() for k, c in out.counters.items()},
+            "generation_stats": gen_stats, "suites": _suites_info(prompts), "leave_source_out": lso,
+            "summary": summary, "capability": cap,
         }
         out.finish(head, Path(cfg.eval.output) if cfg.eval.output else None)
     finally:

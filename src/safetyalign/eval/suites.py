@@ -33,6 +33,11 @@ class SuitePrompt:
     category: str
     expected: str
     suite: str
+    source: str = "project"  # the dataset it comes from (leave-source-out, see eval/provenance.py)
+    harm: str = ""  # harm taxonomy key (taxonomy.py); for a benign prompt, the topic it resembles
+    split: str = ""  # unseen | in_distribution, set by the evaluation from the run's training sources
+    category_heldout: bool = False  # its harm category was held out of training (data.holdout_categories)
+    style: str = ""  # request style (eval/taxonomy.request_style): imperative, question, roleplay, ...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +55,12 @@ class SharedSpec:
     id_field: str | None = None
     filter_field: str | None = None
     filter_value: str | None = None
+    transform: str | None = None  # a row reader in safetyalign.eval.shared_rows.TRANSFORMS
+
+    @property
+    def source(self) -> str:
+        """The dataset this set comes from (its shared-data folder), for leave-source-out bookkeeping."""
+        return self.path.split("/")[0]
 
 
 SHARED: dict[str, SharedSpec] = {
@@ -68,6 +79,26 @@ SHARED: dict[str, SharedSpec] = {
     "flames_zh": SharedSpec("zh-flames/flames_1k_chinese.jsonl", "prompt", "refuse", "zh", "dimension"),
     "cvalues_zh": SharedSpec("zh-cvalues-responsibility/cvalues_responsibility_prompts.jsonl", "prompt", "comply",
                              "zh", "domain_en", "id_"),
+    # Leave-source-out sets (issue #20); their row readers and selection rules are in shared_rows.py.
+    "toxicchat_toxic": SharedSpec("toxicchat-test/toxicchat_test.jsonl", "input", "refuse", "en",
+                                  transform="toxicchat_harmful"),
+    "toxicchat_benign": SharedSpec("toxicchat-test/toxicchat_test.jsonl", "input", "comply", "en",
+                                   transform="toxicchat_unharmful"),
+    "beavertails_harmful": SharedSpec("beavertails-30k-test/beavertails_30k_test.jsonl", "input", "refuse", "en",
+                                      transform="beavertails_questions"),
+    "jailjudge": SharedSpec("jailjudge-mini/jailjudge_mini.jsonl", "question", "refuse", "en",
+                            "hazard_cate_llamaguard3", transform="jailjudge_plain"),
+    "xsafety_zh_req": SharedSpec("zh-xsafety/xsafety_zh_en.jsonl", "prompt", "refuse", "zh", "category",
+                                 transform="xsafety_requests"),
+    "xsafety_en_req": SharedSpec("zh-xsafety/xsafety_zh_en.jsonl", "prompt_en", "refuse", "en", "category",
+                                 transform="xsafety_requests"),
+    "xsafety_commonsense_zh": SharedSpec("zh-xsafety/xsafety_zh_en.jsonl", "prompt", "comply", "zh", "category",
+                                         "idx", "category", "commonsense"),
+    "xsafety_commonsense_en": SharedSpec("zh-xsafety/xsafety_zh_en.jsonl", "prompt_en", "comply", "en", "category",
+                                         "idx", "category", "commonsense"),
+    "flames_zh_harm": SharedSpec("zh-flames/flames_1k_chinese.jsonl", "prompt", "refuse", "zh", "subcomponent",
+                                 transform="flames_requests"),
+    "alpaca_heldout_en": SharedSpec("refusal-direction-splits/harmless_test.jsonl", "instruction", "comply", "en"),
 }
 # xsafety has benign control scenarios; they are not red-team prompts.
 XSAFETY_BENIGN = {"commonsense"}
@@ -106,7 +137,12 @@ def _shared(name: str, spec: SharedSpec) -> list[SuitePrompt]:
     if not path.is_file():
         raise DataError(f"suite '{name}': {path} not found (shared data folder incomplete?)")
     out, skipped = [], 0
-    for lineno, row in iter_jsonl(path):
+    rows: Any = iter_jsonl(path)
+    if spec.transform:
+        from safetyalign.eval.shared_rows import TRANSFORMS
+
+        rows = TRANSFORMS[spec.transform](rows, spec)
+    for lineno, row in rows:
         if spec.filter_field and row.get(spec.filter_field) != spec.filter_value:
             continue
         prompt = row.get(spec.prompt_field)
@@ -115,10 +151,10 @@ def _shared(name: str, spec: SharedSpec) -> list[SuitePrompt]:
             continue
         cat = str(row.get(spec.category_field) or "uncategorized") if spec.category_field else "uncategorized"
         expected = spec.expected
-        if name.startswith("xsafety") and cat in XSAFETY_BENIGN:
+        if name.startswith("xsafety") and cat in XSAFETY_BENIGN and expected == "refuse":
             continue
         rid = str(row.get(spec.id_field)) if spec.id_field and row.get(spec.id_field) is not None else str(lineno)
-        out.append(SuitePrompt(f"{name}-{rid}", prompt.strip(), spec.lang, cat, expected, name))
+        out.append(SuitePrompt(f"{name}-{rid}", prompt.strip(), spec.lang, cat, expected, name, spec.source))
     if skipped:
         log.warning("suite %s: skipped %d rows without a '%s' field", name, skipped, spec.prompt_field)
     return out
@@ -143,7 +179,7 @@ def _from_path(spec: str) -> list[SuitePrompt]:
             continue
         out.append(SuitePrompt(str(row.get("id", f"{name}-{lineno}")), prompt.strip(),
                                str(row.get("lang") or detect_lang(prompt)), str(row.get("category") or name),
-                               expected, name))
+                               expected, name, str(row.get("source") or f"file:{name}")))
     for e in errors[:20]:
         log.warning("suite %s", e)
     if errors:
@@ -179,6 +215,11 @@ def load_suite(spec: str, max_prompts: int | None = None, seed: int = 0) -> list
             p.suite = spec
     if not prompts:
         raise DataError(f"suite '{spec}' has no usable prompts")
+    from safetyalign.taxonomy import harm_category, request_style
+
+    for p in prompts:
+        p.harm = harm_category(p.source, p.category, p.prompt)  # for benign prompts: the topic it looks like
+        p.style = request_style(p.prompt)
     if max_prompts is not None and len(prompts) > max_prompts:
         keep = sorted(random.Random(f"{seed}:{spec}").sample(range(len(prompts)), max_prompts))
         prompts = [prompts[i] for i in keep]

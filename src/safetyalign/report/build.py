@@ -19,6 +19,7 @@ from safetyalign.report.loaders import RunData, load_run
 from safetyalign.report.samples import samples_section
 from safetyalign.report.sections_data import data_section
 from safetyalign.report.sections_eval import evaluation_section, judge_section, transitions_section, verdict_block
+from safetyalign.report.sections_lso import leave_source_out_section
 from safetyalign.report.sections_run import config_section, timings_section, training_section
 
 log = get_logger(__name__)
@@ -72,6 +73,7 @@ def build_sections(run: RunData) -> tuple[list[Block], list[Section]]:
     """The verdict box and all sections of a single-run report."""
     chart = _chart(run)
     builders: list[tuple[str, str, Callable[[], Section]]] = [
+        ("leave-source-out", "Leave-source-out", lambda: leave_source_out_section(run)),
         ("evaluation", "Evaluation: base vs tuned", lambda: evaluation_section(run, chart)),
         ("transitions", "Transitions", lambda: transitions_section(run)),
         ("judge", "Judge", lambda: judge_section(run)),

@@ -46,7 +46,8 @@ def delta_cell(key: str, base: dict[str, Any] | None, tuned: dict[str, Any] | No
     if not base or not tuned:
         return Cell("—", "muted")
     d = tuned["value"] - base["value"]
-    root = next((k for k in HIGHER_BETTER if key.startswith(k)), key)
+    bare = key.split("/", 1)[1] if key.startswith(("unseen/", "in_distribution/", "heldout_category/")) else key
+    root = next((k for k in HIGHER_BETTER if bare.startswith(k)), key)
     if abs(d) < 0.005:
         return Cell(f"{100 * d:+.1f} pp", "neutral")
     good = (d > 0) == HIGHER_BETTER.get(root, True)
@@ -224,6 +225,12 @@ def judge_section(run: RunData) -> Section:
     sec.blocks.append(Para(f"Headline metrics use the verdicts of the '{primary}' judge. Accuracy is measured "
                            "against human labels; agreement compares refusal calls with the primary judge."))
     sec.blocks.append(Table(["Judge", "Measured accuracy", "Agreement with primary"], rows))
+    from safetyalign.report.sections_judge import disagreement_table, source_accuracy_table
+
+    for table in (source_accuracy_table(judge),
+                  disagreement_table((run.results or {}).get("records") or [], primary, names)):
+        if table is not None:
+            sec.blocks.append(table)
     gen = (run.results or {}).get("generation")
     if isinstance(gen, dict) and gen:
         sec.blocks.append(Table(["Generation setting", "Value"], [[str(k), fmt_num(v)] for k, v in gen.items()]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-VERDICTS = ("refused", "complied", "partial")
+VERDICTS = ("refused", "complied", "partial", "unassessed")  # unassessed: a harm-only guard (no refusal verdict)
 
 
 @dataclass

@@ -89,13 +89,57 @@ def verdict_from_output(text: str, response: str, strongreject: bool = False) ->
     return Verdict("refused" if refused else "complied", refused, harmful=harmful, score=score, raw=raw)
 
 
-class LLMJudge(Judge):
-    """A chat model as judge (loaded once; greedy decoding, batched)."""
+def verdict_from_guard(fmt: str, text: str, response: str) -> Verdict:
+    """A Verdict from one output of a standard guard format (:mod:`guard_formats`); pattern fallback on parse
+    errors (recorded in ``raw``)."""
+    from safetyalign.eval.judges.guard_formats import FORMATS
+    from safetyalign.eval.judges.pattern import judge_one
 
-    def __init__(self, name_or_path: str, strongreject: bool = False, max_new_tokens: int = 48,
-                 batch_size: int = 8, model: Any = None, tokenizer: Any = None):
-        self.name = f"llm:{name_or_path}"
+    parsed = FORMATS[fmt][2](text)
+    raw: dict[str, Any] = {"text": text, "format": fmt, "extra": parsed.extra}
+    if parsed.error:
+        fb = judge_one(response)
+        raw.update(parse_error=True, fallback="pattern", fallback_raw=fb.raw)
+        return Verdict(fb.verdict, fb.refused, harmful=None, score=None, raw=raw)
+    if parsed.refused is None:
+        return Verdict("unassessed", False, harmful=parsed.harmful, score=parsed.score, raw=raw)
+    verdict = "refused" if parsed.refused else "complied"
+    return Verdict(verdict, parsed.refused, harmful=parsed.harmful, score=parsed.score, raw=raw)
+
+
+def generate_raw(model: Any, tokenizer: Any, texts: list[str], max_new_tokens: int, batch_size: int) -> list[str]:
+    """Greedy continuations of ``texts`` fed verbatim (no chat template; special tokens written in the text)."""
+    import torch
+
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    device = next(model.parameters()).device
+    out = []
+    for b in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[b:b + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {k: v.to(device) for k, v in enc.items()}
+        with torch.inference_mode():
+            ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
+        out += tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    return out
+
+
+class LLMJudge(Judge):
+    """A chat model as judge (loaded once; greedy decoding, batched). ``fmt`` picks a standard guard's official
+    prompt and parsing (llamaguard3, llamaguard4, harmbench, wildguard, strongreject); None = the rubric above."""
+
+    def __init__(self, name_or_path: str, strongreject: bool = False, max_new_tokens: int | None = None,
+                 batch_size: int = 8, model: Any = None, tokenizer: Any = None, fmt: str | None = None):
+        from safetyalign.errors import ConfigError
+        from safetyalign.eval.judges.guard_formats import FORMATS
+
+        if fmt is not None and fmt not in FORMATS:
+            raise ConfigError(f"unknown judge format '{fmt}': use one of {', '.join(FORMATS)}")
+        self.name = f"llm:{name_or_path}" + (f"[{fmt}]" if fmt else "")
         self.name_or_path = name_or_path
+        self.fmt = fmt
         self.strongreject = strongreject
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
@@ -115,7 +159,26 @@ class LLMJudge(Judge):
         if not responses:
             return []
         self._load()
+        if self.fmt:
+            return self._judge_format(prompts, responses)
         asks = [RUBRIC.format(prompt=p, response=r) for p, r in zip(prompts, responses)]
-        gen = GenerationConfig(max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        gen = GenerationConfig(max_new_tokens=self.max_new_tokens or 48, batch_size=self.batch_size)
         outs = generate(self.model, self.tokenizer, asks, gen, max_prompt_length=2048, desc="llm judge")
         return [verdict_from_output(o, r, self.strongreject) for o, r in zip(outs, responses)]
+
+    def _judge_format(self, prompts: list[str], responses: list[str]) -> list[Verdict]:
+        from safetyalign.eval.config import GenerationConfig
+        from safetyalign.eval.generate import generate
+        from safetyalign.eval.judges.guard_formats import FORMATS, build_prompt
+
+        fmt = str(self.fmt)
+        _, system, _, max_new = FORMATS[fmt]
+        max_new = self.max_new_tokens or max_new
+        asks = [build_prompt(fmt, p or "", r) for p, r in zip(prompts, responses)]
+        if system is None:
+            outs = generate_raw(self.model, self.tokenizer, asks, max_new, self.batch_size)
+        else:
+            gen = GenerationConfig(max_new_tokens=max_new, batch_size=self.batch_size)
+            outs = generate(self.model, self.tokenizer, asks, gen, system_prompt=system, max_prompt_length=4096,
+                            desc=f"{fmt} judge")
+        return [verdict_from_guard(fmt, o, r) for o, r in zip(outs, responses)]

@@ -10,7 +10,12 @@ from safetyalign.eval.judges.base import Judge
 
 
 def make_judge(name: str, **kwargs: Any) -> Judge:
-    """``pattern``, ``learned`` or ``llm:<model name or path>`` (kwargs go to the LLM judge, e.g. strongreject)."""
+    """``cross``, ``pattern``, ``learned`` or ``llm:<model name or path>`` (kwargs go to the LLM judge: ``fmt``,
+    ``strongreject``)."""
+    if name == "cross" or name.startswith("cross:"):
+        from safetyalign.eval.judges.cross import CrossJudge
+
+        return CrossJudge(name.split(":", 1)[1] if ":" in name else None)
     if name == "pattern":
         from safetyalign.eval.judges.pattern import PatternJudge
 
@@ -24,4 +29,4 @@ def make_judge(name: str, **kwargs: Any) -> Judge:
         from safetyalign.eval.judges.llm import LLMJudge
 
         return LLMJudge(name.split(":", 1)[1], **kwargs)
-    raise ConfigError(f"unknown judge '{name}': use pattern, learned or llm:<model>")
+    raise ConfigError(f"unknown judge '{name}': use cross, pattern, learned or llm:<model>")
