@@ -97,7 +97,7 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(metric, base, tuned) rows: unseen sources per language first, then in-distribution, then capability;
     without leave-source-out labels (older results) the overall metrics, overall and per language."""
     has_split = any(k.startswith(SPLITS[0]) for k in summary.get("tuned", summary.get("base", {})))
-    metrics = [f"{split}{m}{lang}" for split in SPLITS for m in HEADLINE[::2] for lang in ("/lang=en", "/lang=zh")] \
+    metrics = [f"{split}{m}{lang}" for split in SPLITS for m in HEADLINE for lang in ("/lang=en", "/lang=zh")] \
         if has_split else HEADLINE + [f"{m}/lang={lang}" for m in HEADLINE for lang in ("en", "zh")]
     if has_split:
         metrics += ["unseen/benign/compliance_rate", "capability/mean_loglik", "capability/delta_loglik"]
@@ -114,10 +114,12 @@ def print_summary(out: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    judge = out["results"].get("judge", {}).get("primary")
-    table = Table(title=f"SafetyAlign quickstart: base vs tuned (judge: {judge}, 95% Wilson CI)")
-    for col in ("metric", "base", "tuned"):
+    console = Console(width=max(Console().width, 120))  # metric names stay whole in a narrow terminal
+    judge = out["results"].get("judge", {})
+    harm = f", harm: {judge['harm']}" if judge.get("harm") else ""
+    table = Table(title=f"SafetyAlign quickstart: base vs tuned (judge: {judge.get('primary')}{harm}, 95% Wilson CI)")
+    table.add_column("metric", no_wrap=True)
+    for col in ("base", "tuned"):
         table.add_column(col)
     for row in headline_rows(out["results"].get("summary", {})):
         table.add_row(*row)
