@@ -149,3 +149,17 @@ def test_prefix_cache_refuses_an_explicit_reference_model_in_one_line():
     reason = get_engine("prefix_cache").refusal(cfg)
     assert reason.startswith("train.use_reference_model=true:") and "train.backend=trl" in reason
     assert "\n" not in reason and get_engine("trl").refusal(cfg) is None
+
+
+def test_compare_limits_fresh_generation_to_a_few_prompts_per_suite():
+    from safetyalign.eval.compare_cli import limit_generation
+
+    cfg = load_config(ROOT / "configs" / "quickstart.yaml")
+    assert cfg.eval.max_per_suite == 24 and cfg.eval.capability.sources
+    limit_generation(cfg, 4)
+    assert cfg.eval.max_per_suite == 4 and cfg.eval.capability.sources == []
+    cfg = load_config(ROOT / "configs" / "quickstart.yaml")
+    limit_generation(cfg, 0)
+    assert cfg.eval.max_per_suite == 24
+    with pytest.raises(ConfigError, match="max-per-suite"):
+        limit_generation(cfg, -1)

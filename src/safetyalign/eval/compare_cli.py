@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="sampling seed (eval.generation.seed)")
     parser.add_argument("--output", type=Path, default=LEGACY_OUTPUT,
                         help=f"where compare_results.json is also copied (default {LEGACY_OUTPUT})")
+    parser.add_argument("--max-per-suite", "--max_per_suite", dest="max_per_suite", type=int, default=4,
+                        help="prompts per suite when compare has to generate anew (default 4, like the original "
+                        "script's handful of prompts; 0 = the config's eval.max_per_suite); reused results keep "
+                        "theirs")
     parser.add_argument("--show", type=int, default=4, help="dataset samples and example records printed (default 4)")
 
 
@@ -48,6 +52,19 @@ def apply_generation_args(cfg: Any, args: argparse.Namespace) -> None:
     for name in ("temperature", "top_p", "max_new_tokens", "seed"):
         if getattr(args, name) is not None:
             setattr(gen, name, getattr(args, name))
+
+
+def limit_generation(cfg: Any, max_per_suite: int) -> None:
+    """A fresh comparison generates at most ``max_per_suite`` prompts per suite (0 = the config's) and skips the
+    capability pass: with ``--max-new-tokens 256`` every prompt costs minutes on a CPU."""
+    from safetyalign.errors import ConfigError
+
+    if max_per_suite < 0:
+        raise ConfigError(f"--max-per-suite must be >= 0, got {max_per_suite}")
+    if max_per_suite:
+        current = cfg.eval.max_per_suite
+        cfg.eval.max_per_suite = max_per_suite if current is None else min(current, max_per_suite)
+    cfg.eval.capability.sources = []
 
 
 def reusable(results_path: Path, cfg: Any) -> dict[str, Any] | None:
@@ -121,6 +138,7 @@ def main(args: argparse.Namespace) -> int:
     if results is None:
         work = run_dir / "eval" / "compare_work"
         cfg.eval.output = None
+        limit_generation(cfg, args.max_per_suite)
         results = evaluate(cfg, work, adapter_dir=adapter)
     samples_path = run_dir / "data" / "samples.json"
     samples = read_json(samples_path) if samples_path.is_file() else []
